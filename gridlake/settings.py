@@ -1,0 +1,133 @@
+"""All of gridlake's settings in one place.
+
+Every working limit, threshold and weight of the district's working definitions (specs/reference.md,
+specs/kpis.md) is a named setting with the district's default. Settings are read from the environment
+(``GRIDLAKE_HOME``, ``GRIDLAKE_THRESHOLDS__FUME_MG_M3=1.2``, ...), so a deployment changes them without code.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = [
+    "GridLimits",
+    "HotlineLimits",
+    "KpiWeights",
+    "RepeatRules",
+    "SensorThresholds",
+    "Settings",
+    "TimeLimit",
+    "get_settings",
+    "repo_root",
+]
+
+
+def repo_root() -> Path:
+    """The checkout this package runs from (the default lake root lives under it)."""
+    return Path(__file__).resolve().parent.parent
+
+
+class TimeLimit(BaseModel):
+    """How long a handling unit has to respond to (first contact) and to resolve a work order."""
+
+    respond: timedelta
+    resolve: timedelta
+
+
+class HotlineLimits(BaseModel):
+    """Time limits per urgency (reference.md, "Time limits")."""
+
+    urgent: TimeLimit = TimeLimit(respond=timedelta(hours=2), resolve=timedelta(hours=24))
+    utility: TimeLimit = TimeLimit(respond=timedelta(hours=2), resolve=timedelta(hours=24))
+    normal: TimeLimit = TimeLimit(respond=timedelta(hours=24), resolve=timedelta(days=7))
+    complex: TimeLimit = TimeLimit(respond=timedelta(hours=24), resolve=timedelta(days=15))
+
+    def for_urgency(self, urgency: str) -> TimeLimit:
+        """The limits of one urgency; an unknown urgency is an error, not a silent default."""
+        try:
+            return getattr(self, urgency)
+        except AttributeError:
+            raise KeyError(f"unknown urgency {urgency!r}") from None
+
+
+class GridLimits(BaseModel):
+    """Grid case limits (reference.md): dispatch after filing, handling per kind, verification."""
+
+    dispatch: timedelta = timedelta(hours=1)
+    handle_component: timedelta = timedelta(days=3)
+    handle_event: timedelta = timedelta(days=2)
+    verify: timedelta = timedelta(days=1)
+
+
+class SensorThresholds(BaseModel):
+    """Sensor thresholds (reference.md, "Sensor thresholds")."""
+
+    fume_mg_m3: float = 1.0
+    dust_load_g_m2: float = 0.5
+    dust_load_severe_g_m2: float = 1.0
+    diesel_nox_ppm: float = 500.0
+    diesel_min_speed_kmh: float = 20.0
+    parking_saturation: float = 0.95
+    stuck_sensor: timedelta = timedelta(hours=6)
+
+
+class KpiWeights(BaseModel):
+    """The weights of the composite score and of 'basically satisfied' (kpis.md)."""
+
+    basically_satisfied: float = 1.0
+    response: float = 0.2
+    resolution: float = 0.4
+    satisfaction: float = 0.4
+
+
+class RepeatRules(BaseModel):
+    """Windows and counts of repeats, hotspots and the long-standing problem ledger (kpis.md)."""
+
+    repeat_window: timedelta = timedelta(days=7)
+    hotspot_window: timedelta = timedelta(days=30)
+    hotspot_min_orders: int = 3
+    ledger_hotspot_months: int = 3
+    ledger_lookback_months: int = 6
+    ledger_min_channels: int = 2
+    ledger_channel_months: int = 3
+    top_n: int = 20
+    seasonal_ratio: float = 1.5
+    frontage_radius_m: float = 50.0
+
+
+class Settings(BaseSettings):
+    """gridlake's settings; environment variables start with ``GRIDLAKE_`` and nest with ``__``."""
+
+    model_config = SettingsConfigDict(env_prefix="GRIDLAKE_", env_nested_delimiter="__", extra="ignore")
+
+    home: Path = Field(default_factory=lambda: repo_root() / "var", description="the lake root")
+    timezone: str = "Asia/Shanghai"
+    district_code: str = "110101"
+    # The district's bounding box (WGS84), reference.md.
+    lat_min: float = 39.86
+    lat_max: float = 39.97
+    lon_min: float = 116.38
+    lon_max: float = 116.45
+    hotline: HotlineLimits = HotlineLimits()
+    grid: GridLimits = GridLimits()
+    thresholds: SensorThresholds = SensorThresholds()
+    kpi: KpiWeights = KpiWeights()
+    repeats: RepeatRules = RepeatRules()
+    # The incremental look-back of the fusion platform's replica (citymgmt.md): at least 10 minutes.
+    citymgmt_lookback: timedelta = timedelta(minutes=10)
+
+    @property
+    def sim_root(self) -> Path:
+        """Where the simulators keep their generated datasets."""
+        return self.home / "sim"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once from the environment."""
+    return Settings()

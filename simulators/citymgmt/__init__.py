@@ -1,0 +1,1 @@
+"""The citymgmt platform simulator."""

@@ -1,0 +1,1 @@
+"""The enforcement platform simulator."""

@@ -1,0 +1,1 @@
+"""The statistics platform simulator."""

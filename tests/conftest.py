@@ -1,0 +1,35 @@
+"""Shared fixtures: a small simulated district, generated once per test session."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date, datetime, timedelta
+
+import pytest
+
+from simulators.dataset import Dataset
+from simulators.generate import HORIZON, GenContext
+from simulators.scenario import TZ, plan_scenario
+from simulators.world import build_world
+
+# A small district over ten November days (the heating season starts): fast to generate, every pattern there.
+TEST_SEED = 7
+TEST_SCALE = 0.02
+TEST_DAYS = 10
+TEST_END = date(2026, 11, 20)
+
+
+@pytest.fixture(scope="session")
+def make_context(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., GenContext]:
+    """Build a generation context (world, scenario, an empty dataset folder) without generating anything."""
+
+    def make(*, seed: int = TEST_SEED, scale: float = TEST_SCALE, days: int = TEST_DAYS,
+             end: date = TEST_END, name: str = "ctx") -> GenContext:
+        end_at = datetime(end.year, end.month, end.day, tzinfo=TZ)
+        start_at = end_at - timedelta(days=days)
+        world = build_world(seed=seed, scale=scale)
+        dataset = Dataset(tmp_path_factory.mktemp(name))
+        return GenContext(dataset=dataset, world=world, scenario=plan_scenario(world, start=start_at, end=end_at),
+                          seed=seed, start=start_at, end=end_at, horizon=end_at + HORIZON, log=lambda _: None)
+
+    return make
