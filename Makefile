@@ -1,0 +1,26 @@
+# The two commands of the README: `make demo` and `make test`. Each installs what it needs first.
+SHELL := /bin/bash
+export UV_COMPILE_BYTECODE := 1
+export PATH := $(HOME)/.local/bin:$(PATH)
+UV := uv
+
+.PHONY: setup demo test serve clean
+
+# uv (from PyPI, if the machine has none), then the locked environment in .venv.
+setup:
+	@command -v $(UV) >/dev/null 2>&1 || python3 -m pip install --quiet --disable-pip-version-check uv
+	$(UV) sync --frozen --quiet
+
+# The main job on embedded defaults.
+demo: setup
+	$(UV) run --frozen gridlake sim demo
+
+test: setup
+	$(UV) run --frozen pytest
+
+# Serve the five platforms until interrupted.
+serve: setup
+	$(UV) run --frozen gridlake sim serve
+
+clean:
+	rm -rf var .pytest_cache

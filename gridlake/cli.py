@@ -1,0 +1,33 @@
+"""The ``gridlake`` command.
+
+The core registers only what it owns (``gridlake settings``); the project's other packages add their command
+groups through the ``gridlake.commands`` entry-point group (e.g. ``gridlake sim`` from the simulators), so the
+core imports no project folder.
+"""
+
+from __future__ import annotations
+
+import json
+from importlib.metadata import entry_points
+
+import typer
+
+from gridlake.settings import get_settings
+
+__all__ = ["app"]
+
+app = typer.Typer(help="gridlake: the district's data lakehouse.", no_args_is_help=True, add_completion=False)
+
+
+@app.command("settings")
+def show_settings() -> None:
+    """Print the settings in force (defaults overridden by GRIDLAKE_* variables), as JSON."""
+    typer.echo(json.dumps(get_settings().model_dump(mode="json"), ensure_ascii=False, indent=2))
+
+
+def _register_plugins() -> None:
+    for entry in entry_points(group="gridlake.commands"):
+        app.add_typer(entry.load(), name=entry.name)
+
+
+_register_plugins()

@@ -1,0 +1,150 @@
+"""``gridlake sim``: generate the district's platforms, serve them, move their clock, show the demo."""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from datetime import datetime
+from typing import Annotated, Any
+
+import httpx
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from simulators.dataset import Dataset
+from simulators.settings import SimSettings
+
+__all__ = ["app"]
+
+app = typer.Typer(help="The five source platforms, simulated on loopback.", no_args_is_help=True)
+console = Console()
+
+NameOpt = Annotated[str | None, typer.Option("--name", help="dataset name under $GRIDLAKE_HOME/sim/")]
+ScaleOpt = Annotated[float | None, typer.Option("--scale", help="1.0 is the district's real volume")]
+DaysOpt = Annotated[int | None, typer.Option("--days", help="days of data, ending at --end")]
+SeedOpt = Annotated[int | None, typer.Option("--seed")]
+EndOpt = Annotated[datetime | None, typer.Option("--end", formats=["%Y-%m-%d"],
+                                                 help="the day after the last generated day (default: today)")]
+
+
+def _generate(settings: SimSettings, dataset: Dataset, *, scale: float | None, days: int | None,
+              seed: int | None, end: datetime | None) -> dict[str, Any]:
+    from simulators.generate import generate
+
+    scale = settings.scale if scale is None else scale
+    days = settings.days if days is None else days
+    seed = settings.seed if seed is None else seed
+    console.print(f"[bold]Generating[/] {dataset.root} (seed {seed}, scale {scale}, {days} days)")
+    meta = generate(dataset, seed=seed, scale=scale, days=days, end=end.date() if end else None,
+                    log=lambda line: console.print("  " + line))
+    console.print(f"  done in {meta['seconds']['total']} s")
+    return meta
+
+
+@app.command()
+def generate(name: NameOpt = None, scale: ScaleOpt = None, days: DaysOpt = None, seed: SeedOpt = None,
+             end: EndOpt = None) -> None:
+    """Generate (anew) a dataset of the five platforms, with its ground truth."""
+    settings = SimSettings()
+    _generate(settings, Dataset.named(name or settings.dataset), scale=scale, days=days, seed=seed, end=end)
+
+
+def _ensure(settings: SimSettings, name: str | None, **options: Any) -> Dataset:
+    dataset = Dataset.named(name or settings.dataset)
+    if not dataset.exists:
+        _generate(settings, dataset, **options)
+    return dataset
+
+
+@app.command()
+def serve(name: NameOpt = None, scale: ScaleOpt = None, days: DaysOpt = None, seed: SeedOpt = None,
+          end: EndOpt = None) -> None:
+    """Serve the five platforms until interrupted (generating the dataset first if there is none)."""
+    from simulators.serve import Simulators
+
+    settings = SimSettings()
+    dataset = _ensure(settings, name, scale=scale, days=days, seed=seed, end=end)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    with Simulators(dataset, settings=settings) as sims:
+        _show_running(sims)
+        console.print("\n# The Airflow connections (paste into a shell):")
+        for line in sims.exports():
+            print(line, flush=True)
+        console.print("\n[dim]Serving until interrupted (Ctrl-C).[/]")
+        try:
+            while not stop.wait(0.5):
+                pass
+        except KeyboardInterrupt:
+            pass
+        console.print("Stopping the platforms.")
+
+
+def _show_running(sims: Any) -> None:
+    table = Table(title=f"Platforms of {sims.dataset.root.name}, clock at {sims.clock.now().isoformat()}")
+    table.add_column("platform")
+    table.add_column("where")
+    for platform in ("hotline", "enforcement", "credit"):
+        table.add_row(platform, sims.url(platform))
+    table.add_row("citymgmt", f"postgresql://reader@127.0.0.1:{sims.database.port}/citymgmt")
+    table.add_row("statistics", str(sims.dataset.drop_dir))
+    console.print(table)
+
+
+@app.command()
+def clock(
+    advance: Annotated[str | None, typer.Option(help="e.g. 30m, 6h, 1d")] = None,
+    url: Annotated[str, typer.Option(help="any HTTP simulator's root URL")] = "",
+) -> None:
+    """Show or move the running simulators' clock (through the control API)."""
+    settings = SimSettings()
+    base = url or f"http://{settings.host}:{settings.hotline_port}"
+    if advance:
+        units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+        seconds = float(advance[:-1]) * units[advance[-1]]
+        answer = httpx.post(f"{base}/_sim/clock", json={"advance_seconds": seconds})
+    else:
+        answer = httpx.get(f"{base}/_sim/clock")
+    answer.raise_for_status()
+    console.print(answer.json()["now"])
+
+
+@app.command()
+def demo(name: NameOpt = None, scale: ScaleOpt = None, days: DaysOpt = None, seed: SeedOpt = None,
+         end: EndOpt = None) -> None:
+    """Generate (if needed), serve, and read each platform once through its protocol; then stop."""
+    from simulators.demo import tour
+    from simulators.serve import Simulators
+
+    settings = SimSettings()
+    dataset = _ensure(settings, name, scale=scale, days=days, seed=seed, end=end)
+    started = time.monotonic()
+    with Simulators(dataset, settings=settings) as sims:
+        _show_running(sims)
+        tour(sims, console=console)
+        console.print("\n# The Airflow connections, as `gridlake sim serve` prints them:")
+        for line in sims.exports():
+            print(line, flush=True)
+    console.print(f"\nDemo done in {time.monotonic() - started:.1f} s; the platforms are stopped. "
+                  f"Serve them with: [bold]uv run gridlake sim serve[/]")
+
+
+@app.command()
+def truth(name: NameOpt = None) -> None:
+    """Summarise a dataset's ground truth: planted patterns and dirty records by kind."""
+    settings = SimSettings()
+    dataset = Dataset.named(name or settings.dataset)
+    facts = dataset.truth()
+    scenario = facts["scenario"]
+    console.print(f"fume chains: {len(scenario['fume_chains'])}, repeat hotspots: "
+                  f"{len(scenario['repeat_hotspots'])}, black-listed: {len(scenario['blacklisted_enterprises'])}")
+    table = Table(title="dirty records injected")
+    for column in ("platform", "kind", "count"):
+        table.add_column(column)
+    for platform, section in facts.items():
+        for kind, entry in (section.get("dirty", {}) if isinstance(section, dict) else {}).items():
+            table.add_row(platform, kind, str(entry["count"]))
+    console.print(table)
+

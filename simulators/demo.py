@@ -1,0 +1,89 @@
+"""The demo's tour of the running platforms: one read of each through its own protocol, then a day passes."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import psycopg
+from rich.console import Console
+from rich.table import Table
+
+__all__ = ["tour"]
+
+_CITYMGMT_TABLES = (
+    "dust.road", "dust.reading", "fume.restaurant", "fume.reading", "garbage.station", "garbage.collection",
+    "vehicle.vehicle", "vehicle.position", "staff.worker", "staff.position", "grid.cell", "grid.case",
+    "grid.case_step", "traffic.parking_lot", "traffic.occupancy", "traffic.violation", "diesel.obd",
+)
+
+
+def _snapshot(sims: Any) -> dict[str, int]:
+    """What each platform answers now, read as its connector would."""
+    conns = sims.connections()
+    counts: dict[str, int] = {}
+    hotline = conns["hotline_api"]
+    answer = httpx.get(f"{hotline['host']}/requests.json", params={"page_size": 1},
+                       headers={"X-API-Key": hotline["password"]}, timeout=30)
+    answer.raise_for_status()
+    counts["hotline: work orders"] = int(answer.headers["X-Total-Count"])
+
+    enforcement = conns["enforcement_api"]
+    token = httpx.post(f"{enforcement['host']}/oauth/token", timeout=30, data={
+        "grant_type": "client_credentials", "client_id": enforcement["login"],
+        "client_secret": enforcement["password"]}).json()["access_token"]
+    cases, cursor = 0, None
+    with httpx.Client(headers={"Authorization": f"Bearer {token}"}, timeout=30) as client:
+        while True:
+            params = {"updated_since": "2000-01-01T00:00:00+08:00", "limit": 500}
+            if cursor:
+                params["cursor"] = cursor
+            page = client.get(f"{enforcement['host']}/api/v1/cases", params=params)
+            page.raise_for_status()
+            body = page.json()
+            cases += len(body["items"])
+            cursor = body["next_cursor"]
+            if not cursor:
+                break
+    counts["enforcement: case versions listed"] = cases
+
+    credit = conns["credit_api"]
+    with httpx.Client(headers={"Authorization": f"ApiKey {credit['password']}"}, timeout=30) as client:
+        for entity in ("subjects", "records"):
+            answer = client.get(f"{credit['host']}/{entity}", params={"limit": 1})
+            answer.raise_for_status()
+            counts[f"credit: {entity}"] = int(answer.json()["total"])
+
+    db = conns["citymgmt_db"]
+    dsn = (f"postgresql://{db['login']}:{db['password']}@{db['host']}:{db['port']}/{db['schema']}")
+    with psycopg.connect(dsn) as con:
+        for table in _CITYMGMT_TABLES:
+            counts[f"citymgmt: {table}"] = con.execute(f"select count(*) from {table}").fetchone()[0]
+
+    drop = sims.dataset.drop_dir
+    releases = sorted(p.name for p in drop.iterdir() if (p / "manifest.json").exists()) if drop.exists() else []
+    counts["statistics: releases with a manifest"] = len(releases)
+    return counts
+
+
+def tour(sims: Any, *, console: Console) -> dict[str, int]:
+    """Read each platform, move the clock one day, read again; print what changed."""
+    before = _snapshot(sims)
+    then = sims.clock.now()
+    sims.clock.advance(timedelta(days=1))
+    after = _snapshot(sims)
+    table = Table(title=f"What the platforms answer at {then.isoformat()} and one day later")
+    for column in ("platform: what", "now", "+1 day"):
+        table.add_column(column, justify="right" if column != "platform: what" else "left")
+    for key, value in before.items():
+        table.add_row(key, f"{value:,}", f"{after[key]:,}")
+    console.print(table)
+    truth = sims.dataset.truth()
+    dirty = sum(entry["count"] for section in truth.values() if isinstance(section, dict)
+                for entry in section.get("dirty", {}).values())
+    scenario = truth["scenario"]
+    console.print(f"Ground truth ({sims.dataset.truth_path}): {len(scenario['fume_chains'])} fume chains, "
+                  f"{len(scenario['repeat_hotspots'])} repeat hotspots, "
+                  f"{len(scenario['blacklisted_enterprises'])} black-listed enterprises, {dirty:,} dirty records.")
+    return after
