@@ -33,3 +33,25 @@ def make_context(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., GenC
                           seed=seed, start=start_at, end=end_at, horizon=end_at + HORIZON, log=lambda _: None)
 
     return make
+
+
+@pytest.fixture(scope="session")
+def generated(tmp_path_factory: pytest.TempPathFactory):
+    """A whole dataset of the five platforms, generated once per session with the orchestrator."""
+    from simulators.generate import generate
+
+    dataset = Dataset(tmp_path_factory.mktemp("generated") / "sim" / "test")
+    generate(dataset, seed=TEST_SEED, scale=TEST_SCALE, days=TEST_DAYS, end=TEST_END, log=lambda _: None)
+    return dataset
+
+
+@pytest.fixture(scope="session")
+def served(generated):
+    """The five platforms of ``generated``, running on free loopback ports, with no artificial latency."""
+    from simulators.serve import Simulators
+    from simulators.settings import SimSettings
+
+    settings = SimSettings(hotline_port=0, enforcement_port=0, credit_port=0, citymgmt_port=0,
+                           credit_latency_s=(0.0, 0.0))
+    with Simulators(generated, settings=settings) as sims:
+        yield sims
