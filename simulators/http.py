@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import socket
 import threading
 from dataclasses import dataclass, field
@@ -11,6 +12,16 @@ from typing import Any
 import uvicorn
 
 __all__ = ["Listener", "ServerGroup"]
+
+
+class _QuietSimulatedDrops(logging.Filter):
+    """uvicorn logs a traceback for every connection the fault middleware cuts on purpose: leave those out."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.exc_info and isinstance(record.exc_info[1], ConnectionAbortedError))
+
+
+logging.getLogger("uvicorn.error").addFilter(_QuietSimulatedDrops())
 
 
 @dataclass
