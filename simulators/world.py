@@ -23,10 +23,13 @@ from gridlake.settings import get_settings
 __all__ = [
     "DEPARTMENTS",
     "ENTERPRISE_UNITS",
+    "HOURS",
+    "SEASONS",
     "SERVICE_GROUP_DOMAIN",
     "STREET_CENTRES",
     "Service",
     "Unit",
+    "WEEKDAYS",
     "World",
     "build_world",
     "rng_for",
