@@ -114,12 +114,17 @@ def clock(
 @app.command()
 def demo(name: NameOpt = None, scale: ScaleOpt = None, days: DaysOpt = None, seed: SeedOpt = None,
          end: EndOpt = None) -> None:
-    """Generate (if needed), serve, and read each platform once through its protocol; then stop."""
+    """Generate a fresh demo dataset, serve it, read each platform through its protocol, let a day pass; stop.
+
+    The demo moves the clock, and the platforms keep what the clock revealed, so it generates its own dataset
+    (``demo``) anew each time rather than move the one ``serve`` uses.
+    """
     from simulators.demo import tour
     from simulators.serve import Simulators
 
     settings = SimSettings()
-    dataset = _ensure(settings, name, scale=scale, days=days, seed=seed, end=end)
+    dataset = Dataset.named(name or "demo")
+    _generate(settings, dataset, scale=scale, days=days, seed=seed, end=end)
     started = time.monotonic()
     with Simulators(dataset, settings=settings) as sims:
         _show_running(sims)
@@ -128,7 +133,7 @@ def demo(name: NameOpt = None, scale: ScaleOpt = None, days: DaysOpt = None, see
         for line in sims.exports():
             print(line, flush=True)
     console.print(f"\nDemo done in {time.monotonic() - started:.1f} s; the platforms are stopped. "
-                  f"Serve them with: [bold]uv run gridlake sim serve[/]")
+                  f"Serve them with: [bold]make serve[/] (or uv run gridlake sim serve)")
 
 
 @app.command()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -19,15 +19,17 @@ _CITYMGMT_TABLES = (
 )
 
 
-def _snapshot(sims: Any) -> dict[str, int]:
-    """What each platform answers now, read as its connector would."""
+def _snapshot(sims: Any, since: datetime) -> dict[str, int]:
+    """What each platform answers now, read as its connector would; "changed" counts are since ``since``."""
     conns = sims.connections()
     counts: dict[str, int] = {}
     hotline = conns["hotline_api"]
-    answer = httpx.get(f"{hotline['host']}/requests.json", params={"page_size": 1},
-                       headers={"X-API-Key": hotline["password"]}, timeout=30)
-    answer.raise_for_status()
-    counts["hotline: work orders"] = int(answer.headers["X-Total-Count"])
+    for label, params in (("hotline: work orders", {}),
+                          ("hotline: work orders changed since the first read", {"updated_after": since.isoformat()})):
+        answer = httpx.get(f"{hotline['host']}/requests.json", params={"page_size": 1, **params},
+                           headers={"X-API-Key": hotline["password"]}, timeout=30)
+        answer.raise_for_status()
+        counts[label] = int(answer.headers["X-Total-Count"])
 
     enforcement = conns["enforcement_api"]
     token = httpx.post(f"{enforcement['host']}/oauth/token", timeout=30, data={
@@ -36,7 +38,7 @@ def _snapshot(sims: Any) -> dict[str, int]:
     cases, cursor = 0, None
     with httpx.Client(headers={"Authorization": f"Bearer {token}"}, timeout=30) as client:
         while True:
-            params = {"updated_since": "2000-01-01T00:00:00+08:00", "limit": 500}
+            params = {"updated_since": since.isoformat(), "limit": 500}
             if cursor:
                 params["cursor"] = cursor
             page = client.get(f"{enforcement['host']}/api/v1/cases", params=params)
@@ -46,7 +48,7 @@ def _snapshot(sims: Any) -> dict[str, int]:
             cursor = body["next_cursor"]
             if not cursor:
                 break
-    counts["enforcement: case versions listed"] = cases
+    counts["enforcement: cases changed since the first read"] = cases
 
     credit = conns["credit_api"]
     with httpx.Client(headers={"Authorization": f"ApiKey {credit['password']}"}, timeout=30) as client:
@@ -69,10 +71,10 @@ def _snapshot(sims: Any) -> dict[str, int]:
 
 def tour(sims: Any, *, console: Console) -> dict[str, int]:
     """Read each platform, move the clock one day, read again; print what changed."""
-    before = _snapshot(sims)
     then = sims.clock.now()
+    before = _snapshot(sims, then)
     sims.clock.advance(timedelta(days=1))
-    after = _snapshot(sims)
+    after = _snapshot(sims, then)
     table = Table(title=f"What the platforms answer at {then.isoformat()} and one day later")
     for column in ("platform: what", "now", "+1 day"):
         table.add_column(column, justify="right" if column != "platform: what" else "left")

@@ -19,6 +19,7 @@ import pyarrow as pa
 from gridlake import uscc
 from gridlake.reference import communities, streets
 from gridlake.settings import get_settings
+from simulators.fake import person_names
 
 __all__ = [
     "DEPARTMENTS",
@@ -231,12 +232,11 @@ _NAME_WORDS = (
 )
 _RESTAURANT_KINDS = ("餐厅", "饭馆", "小吃店", "火锅店", "烤肉店", "面馆", "饺子馆", "烧烤店")
 _COMPANY_KINDS = (
-    ("L7212", "商务服务有限公司"), ("I6510", "科技有限公司"), ("F5211", "商贸有限公司"), ("K7010", "房地产开发有限公司"),
+    ("L7212", "商务服务有限公司"), ("I6510", "科技有限公司"), ("F5211", "商贸有限公司"),
+    ("K7010", "房地产开发有限公司"),
     ("E4890", "建筑工程有限公司"), ("R8810", "文化传媒有限公司"), ("J6620", "投资管理有限公司"),
     ("G5430", "物流有限公司"), ("O8010", "物业管理有限公司"), ("M7320", "设计咨询有限公司"),
 )
-_SURNAMES = "王李张刘陈杨赵黄周吴徐孙胡朱高林何郭马罗"
-_GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚"
 
 
 @dataclass
@@ -315,13 +315,6 @@ def _make_uscc(rng: np.random.Generator, n: int, *, kind: np.ndarray) -> np.ndar
     return np.array(codes)
 
 
-def _person_names(rng: np.random.Generator, n: int) -> np.ndarray:
-    surnames = rng.choice(list(_SURNAMES), size=n)
-    given = rng.choice(list(_GIVEN), size=(n, 2))
-    width = rng.integers(1, 3, size=n)
-    return np.array([s + "".join(g[:w]) for s, g, w in zip(surnames, given, width)])
-
-
 def build_world(*, seed: int, scale: float) -> World:
     """The district at (seed, scale); the same arguments always give the same world."""
     rng = rng_for(seed, "world")
@@ -386,7 +379,7 @@ def build_world(*, seed: int, scale: float) -> World:
     subjects = pa.table({
         "uscc": codes,
         "name": names,
-        "legal_representative": _person_names(rng, n_subjects),
+        "legal_representative": person_names(rng, n_subjects),
         "street_code": community_street[subject_community],
         "community_code": community_codes[subject_community],
         "industry_code": industries,
@@ -416,7 +409,8 @@ def build_world(*, seed: int, scale: float) -> World:
         "street_code": community_street[road_community],
         "community_code": community_codes[road_community],
         "length_m": rng.integers(150, 2600, size=n_roads).astype(np.int32),
-        "grade": rng.choice(np.array(["主干路", "次干路", "支路", "背街小巷"]), size=n_roads, p=[0.15, 0.25, 0.35, 0.25]),
+        "grade": rng.choice(np.array(["主干路", "次干路", "支路", "背街小巷"]), size=n_roads,
+                            p=[0.15, 0.25, 0.35, 0.25]),
         "lat": np.round(c_lat[road_community], 6),
         "lon": np.round(c_lon[road_community], 6),
     })

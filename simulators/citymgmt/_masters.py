@@ -15,6 +15,7 @@ from gridlake.reference import communities, streets
 from simulators.citymgmt._loader import Loader
 from simulators.citymgmt._util import DAY, SECOND, Run
 from simulators.citymgmt.schema import table
+from simulators.fake import person_names
 from simulators.world import STREET_CENTRES
 
 __all__ = ["Masters", "build_masters", "DUST_GRADE_BASE"]
@@ -89,13 +90,6 @@ VEHICLE_KINDS = ("sweeper", "washer", "garbage_truck", "sprinkler")
 WORKER_ROLES = ("sweeper", "inspector", "driver", "supervisor")
 LOT_KINDS = ("residential", "commercial", "mixed")
 _PLATE_LETTERS = "ABCDEFGHJKLMNPQRSTUVWXY"
-_SURNAMES = tuple(
-    "王李张刘陈杨赵黄周吴徐孙胡朱高林何郭马罗梁宋郑谢韩唐冯于董萧程曹袁邓许傅沈曾彭吕苏卢蒋蔡贾丁魏薛叶阎余潘杜戴夏钟汪田任姜范方石姚谭廖邹熊金陆郝孔白崔康毛邱秦江史顾侯邵孟龙万段"
-)
-_GIVEN = tuple(
-    "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华玉兰萍红建国志文利民海燕林宁雪梅春晓晨辉鹏飞"
-    "波斌俊凤颖琳荣新宇浩淑珍丹玲云亮成彬健凯婷慧翠永立"
-)
 
 
 @dataclass
@@ -130,14 +124,6 @@ class Masters:
     grid_lat: np.ndarray
     grid_lon: np.ndarray
     grid_weight: np.ndarray  # share of cases and violations falling in each grid
-
-
-def _person_names(rng: np.random.Generator, n: int) -> np.ndarray:
-    """Fake Chinese names (personal data on the platform): a surname and one or two given characters."""
-    surnames = rng.choice(np.array(_SURNAMES), size=n)
-    given = rng.choice(np.array(_GIVEN), size=(n, 2))
-    two = rng.random(n) < 0.7
-    return np.array([s + g[0] + (g[1] if t else "") for s, g, t in zip(surnames, given, two)], dtype=object)
 
 
 def _unique(names: list[str]) -> list[str]:
@@ -379,7 +365,7 @@ def build_masters(run: Run, loader: Loader, *, rates: dict[str, float]) -> Maste
         "staff.worker",
         {
             "worker_id": wk_ids,
-            "name": _person_names(rng, n_wk),
+            "name": person_names(rng, n_wk),
             "street_code": wk_street,
             "role": np.array(WORKER_ROLES, dtype=object)[role],
             "updated_at": registered(n_wk),

@@ -32,6 +32,7 @@ from gridlake import uscc as uscc_codes
 from gridlake.reference import communities, streets
 from simulators.clock import to_micros
 from simulators.enforcement.matters import matter
+from simulators.fake import ROADS, person_name
 from simulators.generate import GenContext, PlatformResult
 from simulators.scenario import TZ
 from simulators.store import write_versions
@@ -89,34 +90,6 @@ _CONTENTS: dict[str, tuple[str, ...]] = {
     "commitment": ("信用承诺（告知承诺制审批）", "信用承诺（证明事项告知承诺）", "信用修复承诺"),
 }
 _BACKGROUND_FINES = (500, 1000, 2000, 5000, 10000, 20000, 50000)
-_ROADS = (
-    "王府井大街",
-    "东四北大街",
-    "南锣鼓巷",
-    "雍和宫大街",
-    "东直门内大街",
-    "崇文门外大街",
-    "前门大街",
-    "建国门内大街",
-    "朝阳门北大街",
-    "安定门外大街",
-    "和平里中街",
-    "天坛路",
-    "永定门外大街",
-    "东花市大街",
-    "龙潭路",
-    "体育馆路",
-    "景山前街",
-    "交道口南大街",
-    "北新桥三条",
-    "东华门大街",
-    "鼓楼东大街",
-    "地安门东大街",
-    "灯市口大街",
-    "金鱼胡同",
-)
-_SURNAMES = "王李张刘陈杨赵黄周吴徐孙胡朱高林何郭马罗梁宋郑谢韩唐冯于董萧程曹袁邓许傅沈曾彭吕"
-_GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华玉兰红梅春建国志文亮"
 
 
 class _Draw:
@@ -224,7 +197,7 @@ class _Builder:
         return f"{prefix}〔{year}〕{self._decision_seq[key]}号"
 
     def address(self, street_code: str, community_code: str) -> str:
-        road = _one(self.rng, _ROADS)
+        road = _one(self.rng, ROADS)
         text = f"北京市东城区{self.street_name[street_code]}{self.community_name[community_code]}{road}"
         text += f"{int(self.rng.integers(1, 240))}号"
         if self.rng.random() < 0.4:
@@ -232,8 +205,7 @@ class _Builder:
         return text
 
     def person(self) -> str:
-        given = "".join(_one(self.rng, _GIVEN) for _ in range(int(self.rng.integers(1, 3))))
-        return _one(self.rng, _SURNAMES) + given
+        return person_name(self.rng)
 
     def record(
         self,

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 from typing import Any
 
 import numpy as np
@@ -31,6 +31,7 @@ from gridlake import uscc as uscc_codes
 from gridlake.reference import communities, streets
 from simulators.clock import to_micros
 from simulators.enforcement.matters import CATEGORIES, MATTERS, matter
+from simulators.fake import ROADS, id_number, person_name
 from simulators.generate import GenContext, PlatformResult
 from simulators.scenario import TZ
 from simulators.store import write_versions
@@ -115,35 +116,6 @@ _FINES: dict[str, tuple[int, ...]] = {
 }
 _MEASURE_TEXT = {"warning": "警告", "order_to_correct": "责令改正", "confiscation": "没收违法物品"}
 _BLACKLIST_MATTERS = ("B01", "C02", "C05", "D01", "D03", "D05")
-_ROADS = (
-    "王府井大街",
-    "东四北大街",
-    "南锣鼓巷",
-    "雍和宫大街",
-    "东直门内大街",
-    "崇文门外大街",
-    "前门大街",
-    "建国门内大街",
-    "朝阳门北大街",
-    "安定门外大街",
-    "和平里中街",
-    "天坛路",
-    "永定门外大街",
-    "东花市大街",
-    "龙潭路",
-    "体育馆路",
-    "景山前街",
-    "交道口南大街",
-    "北新桥三条",
-    "东华门大街",
-    "鼓楼东大街",
-    "地安门东大街",
-    "灯市口大街",
-    "金鱼胡同",
-)
-_SURNAMES = "王李张刘陈杨赵黄周吴徐孙胡朱高林何郭马罗梁宋郑谢韩唐冯于董萧程曹袁邓许傅沈曾彭吕"
-_GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华玉兰红梅春建国志文亮"
-_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _FULL_WIDTH = {code: code + 0xFEE0 for code in range(0x21, 0x7F)}
 
 
@@ -206,19 +178,6 @@ def _after(moment: datetime, rng: np.random.Generator, low: timedelta, high: tim
     return _working(moment + low + timedelta(seconds=float(rng.uniform(0, span))), rng)
 
 
-def _id_number(rng: np.random.Generator) -> str:
-    """A fake resident id number (GB 11643: region, birth date, sequence, MOD 11-2 check)."""
-    birth = date(1955, 1, 1) + timedelta(days=int(rng.integers(0, 365 * 50)))
-    body = f"110101{birth:%Y%m%d}{int(rng.integers(0, 1000)):03d}"
-    total = sum(int(char) * weight for char, weight in zip(body, _ID_WEIGHTS))
-    return body + "10X98765432"[total % 11]
-
-
-def _person_name(rng: np.random.Generator) -> str:
-    given = "".join(rng.choice(list(_GIVEN), size=int(rng.integers(1, 3))))
-    return str(rng.choice(list(_SURNAMES))) + given
-
-
 class _Places:
     """Street, community and address lookups of the world, for cases that do not come from a grid case."""
 
@@ -235,7 +194,7 @@ class _Places:
 
     def address(self, rng: np.random.Generator, street_code: str, community_code: str | None) -> str:
         community = self.community_name.get(community_code or "", "")
-        road = str(rng.choice(_ROADS))
+        road = str(rng.choice(ROADS))
         return f"北京市东城区{self.street_name[street_code]}{community}{road}{int(rng.integers(1, 240))}号"
 
     def random_place(self, rng: np.random.Generator) -> tuple[str, str, float, float]:
@@ -277,8 +236,8 @@ class _Parties:
             return {
                 "type": "individual",
                 "uscc": None,
-                "name": _person_name(rng),
-                "id_number": _id_number(rng),
+                "name": person_name(rng),
+                "id_number": id_number(rng),
             }
         return {"type": "unknown", "uscc": None, "name": None, "id_number": None}
 

@@ -52,6 +52,7 @@ import pyarrow as pa
 
 from gridlake.reference import communities, streets
 from gridlake.settings import get_settings
+from simulators.fake import person_names, phone_numbers
 from simulators.generate import GenContext, PlatformResult
 from simulators.hotline import texts
 from simulators.store import write_versions
@@ -486,8 +487,8 @@ def _outcomes(rng: np.random.Generator, orders: _Orders, attrs: _Attributes, lif
 def _callers(rng: np.random.Generator, orders: _Orders) -> _Callers:
     """Complainants (distinct unless a repeat) and repeats of an earlier order of one place and matter."""
     n = len(orders)
-    names = np.array(texts.complainant_names(rng, n), dtype=object)
-    phones = np.array(texts.complainant_phones(rng, n), dtype=object)
+    names = np.array(person_names(rng, n), dtype=object)
+    phones = np.array(phone_numbers(rng, n), dtype=object)
     by_place = np.lexsort((orders.requested, orders.service, orders.community))
     same_place = np.zeros(n, dtype=bool)
     same_place[1:] = ((orders.service[by_place][1:] == orders.service[by_place][:-1])

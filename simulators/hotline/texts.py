@@ -7,19 +7,14 @@ generator injects cannot arise by chance.
 
 from __future__ import annotations
 
-import numpy as np
-
 __all__ = [
     "ASKS",
-    "PHONE_PREFIXES",
     "REPEAT_ASK",
     "REPLIES",
     "RETURN_REASONS",
     "SERVICE_DETAILS",
     "STREET_ZIPCODES",
     "UNRESOLVED_REPLIES",
-    "complainant_names",
-    "complainant_phones",
     "group_label",
 ]
 
@@ -87,14 +82,6 @@ STREET_ZIPCODES: tuple[str, ...] = (
     "100006", "100009", "100007", "100011", "100007", "100010", "100010", "100005", "100027",
     "100013", "100051", "100062", "100062", "100061", "100061", "100050", "100075",
 )
-# Chinese mobile prefixes (three digits) in use.
-PHONE_PREFIXES: tuple[str, ...] = (
-    "130", "131", "132", "133", "135", "136", "137", "138", "139", "150", "151", "152", "153", "155", "156",
-    "157", "158", "159", "166", "176", "177", "178", "180", "181", "182", "183", "185", "186", "187", "188",
-    "189", "191", "198", "199",
-)
-_SURNAMES = "王李张刘陈杨赵黄周吴徐孙胡朱高林何郭马罗梁宋郑谢韩唐冯于董萧程曹袁邓许傅沈曾彭吕苏卢蒋蔡贾丁魏薛叶阎"
-_GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华玉兰萍红建国志文亮春梅海燕雪飞宇鑫佳欣怡"
 _GROUP_LABELS = {
     "dust": "扬尘", "fume": "餐饮油烟", "garbage": "垃圾", "cleaning": "环卫保洁", "street_order": "街面秩序",
     "facilities": "市政设施", "parking": "停车", "heavy_vehicle": "重型车辆", "property": "物业房屋",
@@ -107,25 +94,3 @@ def group_label(group: str) -> str:
     return _GROUP_LABELS.get(group, group)
 
 
-def complainant_names(rng: np.random.Generator, n: int) -> list[str]:
-    """Fake but realistic Chinese names: a surname and one or two given characters."""
-    surnames = rng.choice(np.array(list(_SURNAMES)), size=n)
-    given = rng.choice(np.array(list(_GIVEN)), size=(n, 2))
-    width = rng.integers(1, 3, size=n)
-    return [s + "".join(g[:w]) for s, g, w in zip(surnames.tolist(), given.tolist(), width.tolist())]
-
-
-def complainant_phones(rng: np.random.Generator, n: int) -> list[str]:
-    """Distinct fake mobile numbers (11 digits, 1xx): a caller repeats on purpose, never by chance."""
-    phones: list[str] = []
-    seen: set[str] = set()
-    while len(phones) < n:
-        k = (n - len(phones)) + 16
-        prefixes = rng.choice(np.array(PHONE_PREFIXES), size=k)
-        numbers = rng.integers(0, 100_000_000, size=k)
-        for prefix, number in zip(prefixes.tolist(), numbers.tolist()):
-            phone = f"{prefix}{number:08d}"
-            if phone not in seen and len(phones) < n:
-                seen.add(phone)
-                phones.append(phone)
-    return phones

@@ -19,7 +19,8 @@ from simulators.world import build_world
 
 
 def test_the_world_is_reproducible_from_its_seed_and_differs_across_seeds() -> None:
-    one, again, other = build_world(seed=1, scale=0.05), build_world(seed=1, scale=0.05), build_world(seed=2, scale=0.05)
+    one, again = build_world(seed=1, scale=0.05), build_world(seed=1, scale=0.05)
+    other = build_world(seed=2, scale=0.05)
     assert one.subjects.equals(again.subjects) and one.grids.equals(again.grids)
     assert not one.subjects.equals(other.subjects)
 
@@ -86,7 +87,10 @@ def test_the_store_shows_each_record_as_it_was_at_the_clock(tmp_path: Path) -> N
     path = tmp_path / "s.sqlite"
     assert write_versions(path, versions, indexes=["status"]) == 4
     store = VersionStore(path)
-    at = lambda moment: [(r["entity_id"], json.loads(r["body"])["v"]) for r in store.current("order", at=moment)]
+
+    def at(moment: int) -> list[tuple[str, str]]:
+        return [(r["entity_id"], json.loads(r["body"])["v"]) for r in store.current("order", at=moment)]
+
     assert at(t[0]) == [("a", "a1")]
     assert at(t[3]) == [("b", "b1"), ("a", "a2")]  # ordered by updated time
     assert at(t[5]) == [("b", "b1"), ("a", "a3")]

@@ -466,7 +466,7 @@ def test_at_the_horizon_lifecycles_are_complete_and_match_the_truth(api, sim, ho
     assert unlinked == truth["unlinked_repeats"]["ids"]
 
     transferred = []
-    for rid, item in items.items():
+    for item in items.values():
         dispatches = item["extended_attributes"]["dispatches"]
         assert dispatches and dispatches[-1]["accepted_at"] and not dispatches[-1]["returned_at"]
         assert item["agency_responsible"] == dispatches[-1]["unit_name"]
@@ -489,7 +489,7 @@ def test_at_the_horizon_lifecycles_are_complete_and_match_the_truth(api, sim, ho
     # Slow units answer in about a day; disputes leave citizens unsatisfied more often.
     respond: dict[str, list[float]] = defaultdict(list)
     satisfied: dict[bool, list[bool]] = defaultdict(list)
-    for rid, item in items.items():
+    for item in items.values():
         ext = item["extended_attributes"]
         received, responded = _time(item["requested_datetime"]), _time(ext["responded_datetime"])
         if received is not None:

@@ -51,7 +51,8 @@ def _credit_subject(sims, code: str) -> dict:
 
 def test_the_exports_are_airflow_connections_for_every_platform(served) -> None:
     lines = served.exports()
-    assert [re.match(r"export AIRFLOW_CONN_([A-Z_]+)=", line).group(1).lower() for line in lines] == list(CONNECTION_IDS)
+    names = [re.match(r"export AIRFLOW_CONN_([A-Z_]+)=", line).group(1).lower() for line in lines]
+    assert names == list(CONNECTION_IDS)
     for line in lines:
         value = line.split("=", 1)[1]
         assert value.startswith("'") and value.endswith("'")
