@@ -501,7 +501,9 @@ def _callers(rng: np.random.Generator, orders: _Orders) -> _Callers:
     linked = candidate & (gap <= 14 * _DAY) & (draw < 0.35)
     unlinked = candidate & (gap <= 7 * _DAY) & ~linked & (draw >= 0.65)
     repeat_of = np.where(linked, orders.request_id[np.maximum(previous, 0)], None)
-    for k in np.flatnonzero(linked | unlinked):  # chronological: a chain passes the first caller on
+    repeats = np.flatnonzero(linked | unlinked)
+    for k in repeats[np.argsort(orders.requested[repeats], kind="stable")]:
+        # In time order, so that a chain of repeats passes the first caller on to every later order.
         names[k], phones[k] = names[previous[k]], phones[previous[k]]
     return _Callers(names=names, phones=phones, repeat_of=repeat_of, linked=linked, unlinked=unlinked)
 

@@ -466,7 +466,7 @@ def test_at_the_horizon_lifecycles_are_complete_and_match_the_truth(api, sim, ho
     assert unlinked == truth["unlinked_repeats"]["ids"]
 
     transferred = []
-    for item in items.values():
+    for rid, item in items.items():
         dispatches = item["extended_attributes"]["dispatches"]
         assert dispatches and dispatches[-1]["accepted_at"] and not dispatches[-1]["returned_at"]
         assert item["agency_responsible"] == dispatches[-1]["unit_name"]
