@@ -29,7 +29,7 @@ import pyarrow as pa
 
 from simulators.dataset import Dataset
 from simulators.scenario import TZ, Scenario, plan_scenario
-from simulators.world import World, build_world
+from simulators.world import HOURS, SEASONS, WEEKDAYS, World, build_world
 
 __all__ = ["GenContext", "PLATFORMS", "PlatformResult", "generate"]
 
@@ -63,6 +63,19 @@ class GenContext:
         return (self.end - self.start).days
 
 
+def _patterns(world: World) -> dict[str, Any]:
+    """The periodic patterns the hotline volume follows (world.py): what a seasonal analysis must find."""
+    return {
+        "monthly_multipliers": {name: list(values) for name, values in SEASONS.items()},
+        "hourly_weights": {name: list(values) for name, values in HOURS.items()},
+        "weekday_multipliers_monday_first": list(WEEKDAYS),
+        "services": {s.service_code: {"name": s.service_name, "group": s.group, "season": s.season,
+                                      "hours": s.hours, "share": s.share, "dispute": s.dispute}
+                     for s in world.services},
+        "slow_units": {u.unit_code: u.respond_hours for u in world.units if u.respond_hours >= 24},
+    }
+
+
 def _platform_generator(platform: str) -> Callable[[GenContext], PlatformResult]:
     return import_module(f"simulators.{platform}.generate").generate
 
@@ -94,7 +107,7 @@ def generate(
     ctx = GenContext(dataset=dataset, world=world, scenario=scenario, seed=seed, start=start_at, end=end_at,
                      horizon=end_at + HORIZON, log=log)
     counts: dict[str, dict[str, int]] = {}
-    truth: dict[str, Any] = {"scenario": scenario.to_truth()}
+    truth: dict[str, Any] = {"scenario": scenario.to_truth(), "patterns": _patterns(world)}
     seconds: dict[str, float] = {}
     for platform in PLATFORMS:
         t0 = time.monotonic()
