@@ -2,13 +2,15 @@
 SHELL := /bin/bash
 export UV_COMPILE_BYTECODE := 1
 export PATH := $(HOME)/.local/bin:$(PATH)
-UV := uv
+# uv as a command, or as a module of the Python that installed it (pyenv-style shims may not see it at once).
+UV = $(shell command -v uv 2>/dev/null || echo python3 -m uv)
 
 .PHONY: setup demo test serve clean
 
 # uv (from PyPI, if the machine has none), then the locked environment in .venv.
 setup:
-	@command -v $(UV) >/dev/null 2>&1 || python3 -m pip install --quiet --disable-pip-version-check uv
+	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 \
+		|| python3 -m pip install --quiet --disable-pip-version-check uv
 	$(UV) sync --frozen --quiet
 
 # The main job on embedded defaults.
