@@ -9,6 +9,7 @@ import httpx
 import psycopg
 from rich.console import Console
 from rich.table import Table
+from tenacity import RetryCallState, retry, retry_if_exception_type, stop_after_attempt
 
 __all__ = ["tour"]
 
@@ -19,31 +20,56 @@ _CITYMGMT_TABLES = (
 )
 
 
+class _Transient(Exception):
+    """A 429 or 5xx answer: the platform asks to be called again."""
+
+    def __init__(self, answer: httpx.Response) -> None:
+        super().__init__(f"{answer.request.method} {answer.request.url.path}: HTTP {answer.status_code}")
+        self.retry_after = float(answer.headers.get("Retry-After", "0") or 0)
+
+
+def _wait(state: RetryCallState) -> float:
+    error = state.outcome.exception() if state.outcome else None
+    backoff = min(0.2 * 2 ** (state.attempt_number - 1), 5.0)
+    return max(backoff, getattr(error, "retry_after", 0.0))
+
+
+@retry(retry=retry_if_exception_type((_Transient, httpx.TransportError, ValueError)), wait=_wait,
+       stop=stop_after_attempt(8), reraise=True)
+def _call(client: httpx.Client, method: str, url: str, **options: Any) -> httpx.Response:
+    """One request, retried as the platforms ask: 429 (after Retry-After), 5xx, dropped or truncated answers."""
+    answer = client.request(method, url, **options)
+    if answer.status_code == 429 or answer.status_code >= 500:
+        raise _Transient(answer)
+    answer.raise_for_status()
+    answer.json()  # a truncated body is a transient failure, never an answer
+    return answer
+
+
 def _snapshot(sims: Any, since: datetime) -> dict[str, int]:
     """What each platform answers now, read as its connector would; "changed" counts are since ``since``."""
     conns = sims.connections()
     counts: dict[str, int] = {}
     hotline = conns["hotline_api"]
-    for label, params in (("hotline: work orders", {}),
-                          ("hotline: work orders changed since the first read", {"updated_after": since.isoformat()})):
-        answer = httpx.get(f"{hotline['host']}/requests.json", params={"page_size": 1, **params},
-                           headers={"X-API-Key": hotline["password"]}, timeout=30)
-        answer.raise_for_status()
-        counts[label] = int(answer.headers["X-Total-Count"])
+    with httpx.Client(headers={"X-API-Key": hotline["password"]}, timeout=30) as client:
+        for label, params in (("hotline: work orders", {}),
+                              ("hotline: work orders changed since the first read",
+                               {"updated_after": since.isoformat()})):
+            answer = _call(client, "GET", f"{hotline['host']}/requests.json", params={"page_size": 1, **params})
+            counts[label] = int(answer.headers["X-Total-Count"])
 
     enforcement = conns["enforcement_api"]
-    token = httpx.post(f"{enforcement['host']}/oauth/token", timeout=30, data={
-        "grant_type": "client_credentials", "client_id": enforcement["login"],
-        "client_secret": enforcement["password"]}).json()["access_token"]
-    cases, cursor = 0, None
-    with httpx.Client(headers={"Authorization": f"Bearer {token}"}, timeout=30) as client:
+    with httpx.Client(timeout=30) as client:
+        token = _call(client, "POST", f"{enforcement['host']}/oauth/token", data={
+            "grant_type": "client_credentials", "client_id": enforcement["login"],
+            "client_secret": enforcement["password"]}).json()["access_token"]
+        client.headers["Authorization"] = f"Bearer {token}"
+        cases, cursor = 0, None
         while True:
             params = {"updated_since": since.isoformat(), "limit": 500}
             if cursor:
                 params["cursor"] = cursor
-            page = client.get(f"{enforcement['host']}/api/v1/cases", params=params)
-            page.raise_for_status()
-            body = page.json()
+            body = _call(client, "GET", f"{enforcement['host']}/api/v1/cases", params=params).json()
             cases += len(body["items"])
             cursor = body["next_cursor"]
             if not cursor:
@@ -53,8 +79,7 @@ def _snapshot(sims: Any, since: datetime) -> dict[str, int]:
     credit = conns["credit_api"]
     with httpx.Client(headers={"Authorization": f"ApiKey {credit['password']}"}, timeout=30) as client:
         for entity in ("subjects", "records"):
-            answer = client.get(f"{credit['host']}/{entity}", params={"limit": 1})
-            answer.raise_for_status()
+            answer = _call(client, "GET", f"{credit['host']}/{entity}", params={"limit": 1})
             counts[f"credit: {entity}"] = int(answer.json()["total"])
 
     db = conns["citymgmt_db"]

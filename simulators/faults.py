@@ -2,14 +2,18 @@
 
 Every platform fails now and then (specs/README.md). A test arms faults through the control API:
 
-    POST /_sim/faults   {"kind": "429", "count": 2, "path": "/requests.json", "retry_after": 1}
+    POST /_sim/faults   {"kind": "429", "count": 2, "path": "/open311/v2/requests.json", "retry_after": 1}
     DELETE /_sim/faults disarm all
     GET /_sim/faults    what is armed, and how many were served
 
 Kinds: ``429`` (with Retry-After), ``500``, ``502``, ``503``, ``slow`` (answer after ``delay_s``), ``drop``
 (the connection is cut mid-body), ``truncate`` (a well-framed answer whose JSON body is cut short).
-A fault applies to the next ``count`` requests whose path starts with ``path`` (any path when absent).
-Ambient behaviour (a platform's normal latency, a rate of random 5xx) comes from ``Ambient``.
+A fault applies to the next ``count`` requests whose path (the full path, base path included) starts with
+``path`` (any path when absent). Ambient behaviour comes from ``Ambient``: the platform's normal latency, a
+rate of random 5xx answers, and a request rate above which it answers 429 with Retry-After.
+
+Every answer's ``Date`` header is the platform's own time (the simulators' clock), as a real server's is: a
+client that needs the platform's "now" (a credit snapshot's ``updated_before``) reads it there.
 
 The control API also moves the shared clock (``GET/POST /_sim/clock``) and runs platform actions
 (``POST /_sim/actions/{name}``, e.g. ``expire_tokens`` on the enforcement platform). It needs no key: it is
@@ -20,11 +24,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import random
 import threading
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
+from email.utils import format_datetime
 from typing import Any, Literal
 
 from fastapi import APIRouter, HTTPException
@@ -48,11 +55,33 @@ class Fault(BaseModel):
 
 @dataclass
 class Ambient:
-    """A platform's normal misbehaviour: latency drawn from a range, and a rate of random 5xx answers."""
+    """A platform's normal misbehaviour: latency drawn from a range, a rate of random 5xx answers, and a
+    request rate (per second, with a burst of as many) above which it answers 429; 0 means no limit."""
 
     latency_s: tuple[float, float] = (0.0, 0.0)
     error_rate: float = 0.0
+    rate_limit_per_s: float = 0.0
     seed: int = 0
+
+
+class _RateLimiter:
+    """A token bucket: ``take()`` gives 0 when a request may pass, else the seconds until one may."""
+
+    def __init__(self, per_second: float) -> None:
+        self.rate = per_second
+        self.tokens = per_second
+        self.stamp = time.monotonic()
+        self._lock = threading.Lock()
+
+    def take(self) -> float:
+        with self._lock:
+            now = time.monotonic()
+            self.tokens = min(self.rate, self.tokens + (now - self.stamp) * self.rate)
+            self.stamp = now
+            if self.tokens >= 1:
+                self.tokens -= 1
+                return 0.0
+            return (1 - self.tokens) / self.rate
 
 
 @dataclass
@@ -87,21 +116,33 @@ class FaultPlan:
 class FaultMiddleware:
     """ASGI middleware that plays armed and ambient faults before (or while) the platform answers."""
 
-    def __init__(self, app: Any, *, plan: FaultPlan, error_body: ErrorBody, ambient: Ambient | None = None):
+    def __init__(self, app: Any, *, plan: FaultPlan, error_body: ErrorBody, ambient: Ambient | None = None,
+                 clock: SimClock | None = None):
         self.app = app
         self.plan = plan
         self.error_body = error_body
         self.ambient = ambient or Ambient()
+        self.clock = clock
         self._random = random.Random(self.ambient.seed)
+        self._limiter = _RateLimiter(self.ambient.rate_limit_per_s) if self.ambient.rate_limit_per_s > 0 else None
 
     async def __call__(self, scope: dict, receive: Callable[[], Awaitable[dict]], send: Callable) -> None:
-        if scope["type"] != "http" or scope["path"].startswith("/_sim"):
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if self.clock is not None:
+            send = self._dated(send)
+        if scope["path"].startswith("/_sim"):
             await self.app(scope, receive, send)
             return
         low, high = self.ambient.latency_s
         if high > 0:
             await asyncio.sleep(self._random.uniform(low, high))
         fault = self.plan.take(scope["path"])
+        if fault is None and self._limiter is not None:
+            wait = self._limiter.take()
+            if wait > 0:
+                fault = Fault(kind="429", retry_after=max(1, math.ceil(wait)))
         if fault is None and self.ambient.error_rate and self._random.random() < self.ambient.error_rate:
             fault = Fault(kind=self._random.choice(["500", "502", "503"]))
         if fault is None:
@@ -121,6 +162,19 @@ class FaultMiddleware:
             headers.append((b"content-length", str(len(body)).encode()))
             await send({"type": "http.response.start", "status": status, "headers": headers})
             await send({"type": "http.response.body", "body": body})
+
+    def _dated(self, send: Callable) -> Callable:
+        """Stamp the answer with the platform's own time (RFC 9110 HTTP-date) instead of the machine's."""
+        assert self.clock is not None
+        stamp = format_datetime(self.clock.now().astimezone(timezone.utc), usegmt=True).encode()
+
+        async def dated(message: dict) -> None:
+            if message["type"] == "http.response.start":
+                headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"date"]
+                message = {**message, "headers": headers + [(b"date", stamp)]}
+            await send(message)
+
+        return dated
 
     async def _cut(self, scope: dict, receive: Callable, send: Callable, *, drop: bool) -> None:
         """Run the platform, then send only half of its body: cut the connection, or frame the half."""

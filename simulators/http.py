@@ -59,8 +59,9 @@ class ServerGroup:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             sock.bind((listener.host, listener.port))
             listener.sock = sock
+            # No Date header from uvicorn: the platforms date their answers by their own clock (faults.py).
             config = uvicorn.Config(listener.app, lifespan="off", log_level="warning", access_log=False,
-                                    timeout_graceful_shutdown=1)
+                                    timeout_graceful_shutdown=1, date_header=False, server_header=False)
             self._servers.append(uvicorn.Server(config))
         ready = threading.Event()
 

@@ -54,7 +54,7 @@ class Simulators:
 
             for name in ("hotline", "enforcement", "credit"):
                 self.controls[name] = SimControl(clock=self.clock, plan=FaultPlan(), actions=dict(self._drop.actions))
-            ambient = Ambient(error_rate=s.error_rate)
+            ambient = Ambient(error_rate=s.error_rate, rate_limit_per_s=s.rate_limit_per_s)
             hotline = hotline_app(self.dataset, control=self.controls["hotline"], api_key=s.hotline_api_key,
                                   ambient=ambient)
             enforcement = enforcement_app(
@@ -62,7 +62,8 @@ class Simulators:
                 client_secret=s.enforcement_client_secret, token_ttl_s=s.token_ttl_s, cursor_ttl_s=s.cursor_ttl_s,
                 ambient=ambient)
             credit = credit_app(self.dataset, control=self.controls["credit"], api_key=s.credit_api_key,
-                                ambient=Ambient(latency_s=s.credit_latency_s, error_rate=s.error_rate))
+                                ambient=Ambient(latency_s=s.credit_latency_s, error_rate=s.error_rate,
+                                                rate_limit_per_s=s.rate_limit_per_s))
             self._group = ServerGroup([
                 Listener("hotline", hotline, host=s.host, port=s.hotline_port),
                 Listener("enforcement", enforcement, host=s.host, port=s.enforcement_port),

@@ -31,7 +31,9 @@ class SimSettings(BaseSettings):
     # The credit platform is slow (credit.md: answers of 1-3 s are normal); 0 in tests.
     credit_latency_s: tuple[float, float] = (1.0, 3.0)
     # A rate of random 5xx answers of every HTTP platform ("500/502/503 now and then").
-    error_rate: float = 0.0
+    error_rate: float = 0.01
+    # Requests per second (burst as many) above which a platform answers 429 with Retry-After; 0: no limit.
+    rate_limit_per_s: float = 50.0
 
     # The demo dataset: small enough to generate and serve in a few minutes.
     dataset: str = "default"

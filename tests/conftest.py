@@ -52,6 +52,6 @@ def served(generated):
     from simulators.settings import SimSettings
 
     settings = SimSettings(hotline_port=0, enforcement_port=0, credit_port=0, citymgmt_port=0,
-                           credit_latency_s=(0.0, 0.0))
+                           credit_latency_s=(0.0, 0.0), error_rate=0.0, rate_limit_per_s=0.0)
     with Simulators(generated, settings=settings) as sims:
         yield sims

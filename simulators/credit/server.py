@@ -92,7 +92,8 @@ def create_app(
 
     app = FastAPI(title="区信用平台 (simulated)", openapi_url=None, docs_url=None, redoc_url=None)
     app.include_router(control_router(control))
-    app.add_middleware(FaultMiddleware, plan=control.plan, error_body=error_body, ambient=ambient)
+    app.add_middleware(FaultMiddleware, plan=control.plan, error_body=error_body, ambient=ambient,
+                       clock=control.clock)
 
     @app.exception_handler(_ApiError)
     async def api_error(_: Request, err: _ApiError) -> JSONResponse:

@@ -240,5 +240,6 @@ def create_app(
         plan=control.plan,
         error_body=lambda status, message: [{"code": status, "description": message}],
         ambient=ambient,
+        clock=control.clock,
     )
     return app

@@ -122,7 +122,7 @@ def test_moving_the_clock_reveals_changes_on_every_live_platform(served) -> None
 def test_serve_generates_prints_the_connections_and_stops_everything_on_interrupt(tmp_path: Path) -> None:
     env = dict(os.environ, GRIDLAKE_HOME=str(tmp_path), GRIDLAKE_SIM_HOTLINE_PORT="0",
                GRIDLAKE_SIM_ENFORCEMENT_PORT="0", GRIDLAKE_SIM_CREDIT_PORT="0", GRIDLAKE_SIM_CITYMGMT_PORT="0",
-               GRIDLAKE_SIM_CREDIT_LATENCY_S="[0, 0]")
+               GRIDLAKE_SIM_CREDIT_LATENCY_S="[0, 0]", GRIDLAKE_SIM_ERROR_RATE="0")
     command = [sys.executable, "-m", "gridlake", "sim", "serve", "--scale", "0.01", "--days", "3",
                "--end", "2026-11-20"]
     process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
