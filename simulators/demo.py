@@ -82,9 +82,7 @@ def _snapshot(sims: Any, since: datetime) -> dict[str, int]:
             answer = _call(client, "GET", f"{credit['host']}/{entity}", params={"limit": 1})
             counts[f"credit: {entity}"] = int(answer.json()["total"])
 
-    db = conns["citymgmt_db"]
-    dsn = (f"postgresql://{db['login']}:{db['password']}@{db['host']}:{db['port']}/{db['schema']}")
-    with psycopg.connect(dsn) as con:
+    with psycopg.connect(conns["citymgmt_db"]) as con:
         for table in _CITYMGMT_TABLES:
             counts[f"citymgmt: {table}"] = con.execute(f"select count(*) from {table}").fetchone()[0]
 

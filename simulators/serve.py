@@ -97,14 +97,14 @@ class Simulators:
     def database(self) -> Any:
         return self._database
 
-    def connections(self) -> dict[str, dict[str, Any]]:
-        """The Airflow connections (JSON form) that reach the running platforms."""
+    def connections(self) -> dict[str, dict[str, Any] | str]:
+        """The Airflow connections that reach the running platforms: JSON form, and for the database the
+        libpq URI (specs/README.md), which Airflow takes as a URI-form connection."""
         s = self.settings
         return {
             "hotline_api": {"conn_type": "http", "host": f"{self.url('hotline')}/open311/v2",
                             "password": s.hotline_api_key},
-            "citymgmt_db": {"conn_type": "postgres", "host": s.host, "port": self._database.port,
-                            "login": "reader", "password": s.citymgmt_password, "schema": "citymgmt"},
+            "citymgmt_db": self._database.uri,
             "enforcement_api": {"conn_type": "http", "host": self.url("enforcement"),
                                 "login": s.enforcement_client_id, "password": s.enforcement_client_secret},
             "credit_api": {"conn_type": "http", "host": f"{self.url('credit')}/credit/v1",
@@ -114,5 +114,6 @@ class Simulators:
 
     def exports(self) -> list[str]:
         """One ``export AIRFLOW_CONN_<ID>='...'`` line per connection, ready to paste into a shell."""
-        return [f"export AIRFLOW_CONN_{conn_id.upper()}={shlex.quote(json.dumps(conn, ensure_ascii=False))}"
+        return [f"export AIRFLOW_CONN_{conn_id.upper()}="
+                + shlex.quote(conn if isinstance(conn, str) else json.dumps(conn, ensure_ascii=False))
                 for conn_id, conn in self.connections().items()]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import signal
 import subprocess
 import sys
@@ -20,9 +21,7 @@ from simulators.serve import CONNECTION_IDS
 
 
 def _pg(sims) -> psycopg.Connection:
-    db = sims.connections()["citymgmt_db"]
-    return psycopg.connect(host=db["host"], port=db["port"], user=db["login"], password=db["password"],
-                           dbname=db["schema"])
+    return psycopg.connect(sims.connections()["citymgmt_db"])
 
 
 def _hotline_get(sims, path: str, **params) -> httpx.Response:
@@ -53,10 +52,12 @@ def test_the_exports_are_airflow_connections_for_every_platform(served) -> None:
     lines = served.exports()
     names = [re.match(r"export AIRFLOW_CONN_([A-Z_]+)=", line).group(1).lower() for line in lines]
     assert names == list(CONNECTION_IDS)
-    for line in lines:
-        value = line.split("=", 1)[1]
-        assert value.startswith("'") and value.endswith("'")
-        assert "conn_type" in json.loads(value[1:-1])
+    for name, line in zip(names, lines):
+        value = shlex.split(line.split("=", 1)[1])[0]
+        if name == "citymgmt_db":  # the libpq URI of specs/README.md
+            assert re.fullmatch(r"postgresql://reader:[^@]+@127\.0\.0\.1:\d+/citymgmt", value)
+        else:
+            assert "conn_type" in json.loads(value)
 
 
 def test_each_connection_reaches_its_platform(served) -> None:
@@ -133,7 +134,7 @@ def test_serve_generates_prints_the_connections_and_stops_everything_on_interrup
                 exports.append(line.strip())
             if len(exports) == len(CONNECTION_IDS):
                 break
-        hotline = json.loads(exports[0].split("=", 1)[1].strip("'"))
+        hotline = json.loads(shlex.split(exports[0].split("=", 1)[1])[0])
         answer = httpx.get(f"{hotline['host']}/services.json", headers={"X-API-Key": hotline["password"]})
         assert answer.status_code == 200
     finally:
@@ -143,7 +144,6 @@ def test_serve_generates_prints_the_connections_and_stops_everything_on_interrup
     assert (tmp_path / "sim" / "default" / "truth.json").exists()
     with pytest.raises(httpx.ConnectError):
         httpx.get(f"{hotline['host']}/services.json", headers={"X-API-Key": hotline["password"]})
-    db = json.loads(exports[1].split("=", 1)[1].strip("'"))
+    uri = shlex.split(exports[1].split("=", 1)[1])[0]
     with pytest.raises(psycopg.OperationalError):
-        psycopg.connect(host=db["host"], port=db["port"], user=db["login"], password=db["password"],
-                        dbname=db["schema"], connect_timeout=3)
+        psycopg.connect(uri, connect_timeout=3)
