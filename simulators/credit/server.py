@@ -2,8 +2,16 @@
 
 Listings are ordered by ``updated_at`` and id and paged by offset. Without ``updated_before`` they show the
 live state at the shared clock's "now", so a file that changes while a client pages moves to the end and
-the offsets behind it shift; with ``updated_before`` they show the state as of that time (capped at now),
-which does not move while the clock does. A snapshot more than 24 hours older than now answers 400.
+the offsets behind it shift. With ``updated_before`` they show the state just before that instant (a version
+written exactly at ``updated_before`` is not yet in it), which does not move while the clock does.
+
+Where the spec is silent, the platform behaves so:
+- ``updated_since`` is inclusive (``updated_at >= updated_since``); times need an offset (400 otherwise).
+- ``updated_before`` must lie in the last 24 hours up to the platform's "now" (the ``Date`` header of every
+  answer): older answers 400 (snapshots are kept 24 h), later answers 400 too, since a snapshot of a moment
+  still to come would change while a client pages it.
+- An empty parameter value (``/subjects?updated_since=&offset=&limit=``, the spec's template) counts as absent.
+- ``GET /subjects/{uscc}`` matches the code exactly as stored: no case folding, width or space normalisation.
 
 The platform is slow: its latency is the ``Ambient`` passed in (``gridlake sim serve`` sets 1-3 s).
 """
@@ -20,7 +28,6 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from gridlake import uscc as uscc_codes
 from simulators.clock import to_micros
 from simulators.dataset import Dataset
 from simulators.faults import Ambient, FaultMiddleware, SimControl, control_router
@@ -69,6 +76,13 @@ def _parse_time(name: str, value: str) -> int:
     if moment.tzinfo is None:
         raise _ApiError(400, f"{name}: {value!r} has no offset (send e.g. +08:00 or Z)")
     return to_micros(moment)
+
+
+def _given(value: str | None) -> str | None:
+    """A query parameter as given; an empty (or blank) value counts as absent."""
+    if value is None or not value.strip():
+        return None
+    return value
 
 
 def _parse_int(name: str, value: str | None, *, default: int, low: int, high: int | None) -> int:
@@ -125,19 +139,12 @@ def create_app(
         limit: str | None,
         updated_before: str | None,
     ) -> Response:
+        updated_since, offset, limit, updated_before = map(_given, (updated_since, offset, limit, updated_before))
         start = _parse_int("offset", offset, default=0, low=0, high=None)
         size = _parse_int("limit", limit, default=DEFAULT_LIMIT, low=1, high=MAX_LIMIT)
-        now = control.clock.now_micros()
-        at = now
+        at = control.clock.now_micros()
         if updated_before is not None:
-            before = _parse_time("updated_before", updated_before)
-            if before < now - int(SNAPSHOT_MAX_AGE.total_seconds() * 1_000_000):
-                raise _ApiError(
-                    400,
-                    f"updated_before: {updated_before!r} is more than 24 hours before the "
-                    f"platform's now ({control.clock.now().isoformat()}); snapshots are kept 24 h",
-                )
-            at = min(before - 1, now)
+            at = _snapshot_at(updated_before) - 1  # the state just before updated_before
         where, params = "", {}
         if updated_since is not None:
             where, params = "updated >= :since", {"since": _parse_time("updated_since", updated_since)}
@@ -149,6 +156,24 @@ def create_app(
             f'{{"total":{total},"offset":{start},"items":[' + ",".join(row["body"] for row in rows) + "]}"
         )
         return Response(content=content.encode("utf-8"), media_type="application/json")
+
+    def _snapshot_at(updated_before: str) -> int:
+        """``updated_before`` as micros, checked to lie within the 24 hours up to the platform's now."""
+        before = _parse_time("updated_before", updated_before)
+        now = control.clock.now()
+        if before > to_micros(now):
+            raise _ApiError(
+                400,
+                f"updated_before: {updated_before!r} is later than the platform's now ({now.isoformat()}); "
+                "a snapshot must not lie in the future: take the platform's time from the answer's Date header",
+            )
+        if before < to_micros(now - SNAPSHOT_MAX_AGE):
+            raise _ApiError(
+                400,
+                f"updated_before: {updated_before!r} is more than 24 hours before the "
+                f"platform's now ({now.isoformat()}); snapshots are kept 24 h",
+            )
+        return before
 
     @app.get(f"{BASE_PATH}/subjects", dependencies=[Depends(api_key_auth)])
     def subjects(
@@ -173,12 +198,9 @@ def create_app(
         now = control.clock.now_micros()
         row = store.one("subject", code, at=now)
         if row is None:
-            normalised = uscc_codes.normalise(code)
-            row = store.one("subject", normalised, at=now) if normalised and normalised != code else None
-        if row is None:
             raise _ApiError(404, f"subject {code!r}: no credit file with this code")
         found = store.current(
-            "record", at=now, where="uscc = :uscc", params={"uscc": row["entity_id"]}, columns="body"
+            "record", at=now, where="uscc = :uscc", params={"uscc": code}, columns="body"
         )
         return json.loads(row["body"]) | {"records": [json.loads(item["body"]) for item in found]}
 

@@ -11,9 +11,10 @@ each black-listed enterprise with their fines.
 
 Dirty records are injected at ``DIRTY_RATES`` (at least one of each kind), each case at most one kind, and
 only where the dirt is visible from the clock's first "now" on: clean cases cannot look dirty, so a test
-counts them from what the platform serves. ``revised_same_day`` is a behaviour, not a field: it names the
-cases that get extra revisions (versions that change no stage), which only a client polling over the day
-sees.
+counts them from what the platform serves. ``matter_code_as_name`` serves the name of the matter's category
+in place of its code (e.g. "环境保护" for C01), as the spec says. ``revised_same_day`` is a behaviour, not a
+field: it names the cases that get extra revisions (versions that change no stage), which only a client
+polling over the day sees.
 """
 
 from __future__ import annotations
@@ -577,10 +578,9 @@ def _versions(
         party["uscc"] = _dirty_uscc(case.dirty, party["uscc"], rng)
     elif case.dirty == "matter_code_lower_case":
         matter_code = matter_code.lower()
-    elif case.dirty == "matter_code_as_name":
-        item = matter(matter_code)
-        category = next(c for c in CATEGORIES if c.category_code == item.category_code)
-        matter_code = item.name if rng.random() < 0.5 else category.name
+    elif case.dirty == "matter_code_as_name":  # enforcement.md: "with the category name instead of the code"
+        category_code = matter(matter_code).category_code
+        matter_code = next(c.name for c in CATEGORIES if c.category_code == category_code)
     penalty = case.penalty_cny
     if penalty is not None and case.dirty == "penalty_negative":
         penalty = -penalty

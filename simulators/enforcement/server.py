@@ -2,11 +2,18 @@
 
 Tokens are opaque random strings held in memory with a wall-clock expiry; cursors carry their own state
 (the last position served, the filter, when they were issued) signed with a per-process key, so a tampered
-cursor is refused (400) and an old one answers 410 Gone. Tests force both to expire at once through the
-``expire_tokens`` and ``expire_cursors`` actions of ``/_sim/actions/{name}``.
+cursor is refused (400) and one older than its lifetime (wall clock, not the platform's) answers 410 Gone.
+Tests force both to expire at once through the ``expire_tokens`` and ``expire_cursors`` actions of
+``/_sim/actions/{name}``.
 
 What a listing shows is the store at the shared clock's "now": cases filed later and versions written later
 stay hidden until the clock passes them.
+
+Where the spec is silent, the platform behaves so: ``updated_since`` needs an offset, and an empty or
+malformed ``updated_since`` or ``limit`` answers 400 naming it; a cursor continues the listing it was issued
+for, so sending it with a different ``updated_since`` answers 400 (the same one, or none, is fine), while
+``limit`` may change from page to page. A case's ``matter_code`` is one of the 30 codes except in the dirty
+cases of the generator (lower case, or the category's name).
 """
 
 from __future__ import annotations

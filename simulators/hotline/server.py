@@ -4,12 +4,18 @@ Served from the hotline's version store (simulators.hotline.generate) as the sha
 order shows its version valid at ``control.clock.now()``. Everything hotline.md promises is here: the API key,
 the filters of ``/requests.json`` (an empty value counts as absent), ``X-Total-Count``, ordering by
 (``updated_datetime``, ``service_request_id``), Open311 error arrays, and the platform's own misbehaviour: the
-orders marked ``duplicate_on_page`` appear twice on their page (``X-Total-Count`` counts distinct orders).
+orders marked ``duplicate_on_page`` appear twice on their page, so a page may carry more rows than
+``page_size``; ``X-Total-Count`` counts distinct orders and paging counts them too (page n starts after the
+first (n-1)*page_size distinct orders).
 
 Parameter rules: times are ISO 8601 (no offset: +08:00; a bare date: local midnight); ``start_date`` and
 ``end_date`` are inclusive and, when both are given, may span at most 90 days; ``updated_after`` is strict and
 ``updated_before`` inclusive; ``page`` from 1, ``page_size`` 1-1000; anything else answers 400 naming the
 parameter. Unknown parameters (e.g. Open311's ``jurisdiction_id``) are ignored.
+
+``service_request_id`` (Open311: a comma list of ids, at most ``MAX_PAGE_SIZE``) overrides every other
+filter, which is then ignored unchecked; ``page``, ``page_size`` and ``extensions`` still apply. Ids match
+exactly; an unknown id is left out of the answer (no 404), as Open311's listing does.
 """
 
 from __future__ import annotations
@@ -117,8 +123,22 @@ def _items(rows: list[Any], *, extensions: bool) -> list[dict[str, Any]]:
     return items
 
 
+def _in_list(column: str, values: list[str]) -> tuple[str, dict[str, Any]]:
+    """``column in (...)`` over named parameters (never values spliced into the SQL)."""
+    names = [f"{column}{k}" for k in range(len(values))]
+    return f"{column} in ({', '.join(':' + n for n in names)})", dict(zip(names, values))
+
+
 def _requests_filter(request: Request) -> tuple[str, dict[str, Any]]:
     """The SQL filter of a /requests.json query, every parameter checked (400 with the reason otherwise)."""
+    ids = _param(request, "service_request_id")
+    if ids is not None:  # Open311: it overrides all other arguments
+        wanted = list(dict.fromkeys(i.strip() for i in ids.split(",") if i.strip()))
+        if not wanted:
+            raise Open311Error(400, f"service_request_id: {ids!r} names no work order")
+        if len(wanted) > MAX_PAGE_SIZE:
+            raise Open311Error(400, f"service_request_id: {len(wanted)} ids, at most {MAX_PAGE_SIZE} at once")
+        return _in_list("entity_id", wanted)
     clauses: list[str] = []
     params: dict[str, Any] = {}
     start = _moment("start_date", _param(request, "start_date"))
@@ -145,15 +165,15 @@ def _requests_filter(request: Request) -> tuple[str, dict[str, Any]]:
         unknown = [s for s in wanted if s not in _STATUSES]
         if unknown:
             raise Open311Error(400, f"status: {', '.join(unknown)} is not one of {', '.join(_STATUSES)}")
-        names = [f"status{k}" for k in range(len(wanted))]
-        clauses.append(f"status in ({', '.join(':' + n for n in names)})")
-        params |= dict(zip(names, wanted))
+        clause, values = _in_list("status", wanted)
+        clauses.append(clause)
+        params |= values
     codes = _param(request, "service_code")
     if codes is not None:
         wanted = [c.strip() for c in codes.split(",") if c.strip()]
-        names = [f"service_code{k}" for k in range(len(wanted))]
-        clauses.append(f"service_code in ({', '.join(':' + n for n in names)})")
-        params |= dict(zip(names, wanted))
+        clause, values = _in_list("service_code", wanted)
+        clauses.append(clause)
+        params |= values
     return " and ".join(clauses), params
 
 

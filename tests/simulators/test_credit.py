@@ -12,6 +12,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
@@ -187,9 +188,55 @@ def test_request_errors(platform: Platform, client: Client) -> None:
         ).status_code
         == 200
     )
+    ahead = client.get("/subjects", {"updated_before": (platform.ctx.end + timedelta(seconds=1)).isoformat()})
+    assert ahead.status_code == 400 and set(ahead.json()) == {"error", "message"}
     missing = client.get("/subjects/91110101000000000X")
     assert missing.status_code == 404 and missing.json()["error"] == "not_found"
     assert client.get("/nothing").status_code == 404
+
+
+def test_empty_parameter_values_count_as_absent(
+    client: Client, served: dict[str, list[dict[str, Any]]]
+) -> None:
+    """credit.md writes the listing as ``/subjects?updated_since=&offset=&limit=``: empty means not given."""
+    for path, name in (("/subjects?updated_since=&offset=&limit=", "subjects"),
+                       ("/records?updated_since=&offset=&limit=&updated_before=", "records")):
+        answer = client.get(path)
+        assert answer.status_code == 200, answer.text
+        page = answer.json()
+        assert page["total"] == len(served[name]) and page["offset"] == 0
+        assert page["items"] == served[name][:100]  # the default limit
+    blank = client.get("/subjects", {"updated_since": " ", "offset": " ", "limit": " "})
+    assert blank.status_code == 200 and blank.json()["items"] == served["subjects"][:100]
+
+
+def test_a_snapshot_in_the_platforms_future_answers_400(platform: Platform, client: Client) -> None:
+    """A pin later than now would be served live and move while a load pages: the platform refuses it and
+    says where its time is; the time of its Date header pins a snapshot that holds."""
+    first = client.get("/subjects", {"limit": 1})
+    now = parsedate_to_datetime(first.headers["Date"])
+    assert now == platform.ctx.end  # the platform's clock, not the machine's
+    for ahead in (timedelta(seconds=1), timedelta(hours=1), timedelta(days=3)):
+        later = client.get("/records", {"updated_before": (now + ahead).isoformat()})
+        assert later.status_code == 400 and set(later.json()) == {"error", "message"}
+        message = later.json()["message"]
+        assert platform.ctx.end.isoformat() in message and "Date header" in message, message
+    pinned = client.get("/subjects", {"updated_before": now.isoformat(), "limit": 1})
+    assert pinned.status_code == 200 and pinned.json()["total"] > 0
+
+
+def test_a_snapshot_is_the_state_just_before_updated_before(
+    platform: Platform, client: Client, served: dict[str, list[dict[str, Any]]]
+) -> None:
+    """A version written exactly at ``updated_before`` is not yet in its snapshot; one microsecond later it is."""
+    latest = [s for s in served["subjects"] if datetime.fromisoformat(s["updated_at"]) < platform.ctx.end][-1]
+    moment = datetime.fromisoformat(latest["updated_at"])
+    at, after = (
+        client.pages("/subjects", updated_before=pin.isoformat())[0]
+        for pin in (moment, moment + timedelta(microseconds=1))
+    )
+    assert latest not in at and latest in after
+    assert all(datetime.fromisoformat(s["updated_at"]) < moment for s in at)
 
 
 def test_listings_are_ordered_and_complete(
@@ -312,16 +359,31 @@ def test_enforcement_fines_become_penalty_records(
     assert expected > 0
 
 
-def test_one_subject_with_its_records(client: Client, served: dict[str, list[dict[str, Any]]]) -> None:
+def test_one_subject_with_its_records(
+    platform: Platform, client: Client, served: dict[str, list[dict[str, Any]]]
+) -> None:
     owners = Counter(record["uscc"] for record in served["records"])
     code = next(subject["uscc"] for subject in served["subjects"] if owners[subject["uscc"]] >= 2)
     subject = client.get(f"/subjects/{code}").json()
     assert {record["record_id"] for record in subject["records"]} == {
         record["record_id"] for record in served["records"] if record["uscc"] == code
     }
-    assert client.get(f"/subjects/{code.lower()}").json()["uscc"] == code
     old = next(s["uscc"] for s in served["subjects"] if len(s["uscc"]) == 15)
     assert client.get(f"/subjects/{old}").status_code == 200
+    bad_check = platform.truth["dirty"]["uscc_bad_check"]["ids"][0]
+    assert client.get(f"/subjects/{bad_check}").json()["uscc"] == bad_check  # served as stored
+
+
+def test_one_subject_is_found_by_its_code_exactly_as_stored(
+    client: Client, served: dict[str, list[dict[str, Any]]]
+) -> None:
+    """No leniency a connector could come to rely on: case, width and spaces are not folded."""
+    code = next(s["uscc"] for s in served["subjects"] if uscc.is_valid(s["uscc"]) and not s["uscc"].isdigit())
+    assert client.get(f"/subjects/{code}").json()["uscc"] == code
+    full_width = code.translate({ord(char): ord(char) + 0xFEE0 for char in code})
+    for variant in (code.lower(), full_width, f" {code}", f"{code[:2]} {code[2:8]} {code[8:]}"):
+        missing = client.get(f"/subjects/{variant}")
+        assert missing.status_code == 404 and missing.json()["error"] == "not_found", variant
 
 
 def test_faults_are_survived(

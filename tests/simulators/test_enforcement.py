@@ -13,6 +13,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
@@ -32,6 +33,7 @@ CLIENT_ID = "gridlake"
 CLIENT_SECRET = "s3cret"
 # The 30 matters of reference.md: six categories of five.
 MATTER_CODES = {f"{category}{number:02d}" for category in "ABCDEF" for number in range(1, 6)}
+CATEGORY_NAMES = {"A": "街面秩序", "B": "市容环境", "C": "环境保护", "D": "施工管理", "E": "园林绿化", "F": "停车秩序"}
 STAGE_KINDS = (
     "matter_code_lower_case",
     "matter_code_as_name",
@@ -345,7 +347,9 @@ def _dirt(case: dict[str, Any]) -> str | None:
     """The kind of dirt a served case shows, judged from the spec alone."""
     code = case["matter_code"]
     if code not in MATTER_CODES:
-        return "matter_code_lower_case" if code.upper() in MATTER_CODES else "matter_code_as_name"
+        if code.upper() in MATTER_CODES:
+            return "matter_code_lower_case"
+        return "matter_code_as_name" if code in CATEGORY_NAMES.values() else f"unexpected matter_code {code!r}"
     party = case["party"]
     if party["type"] == "enterprise":
         raw = party["uscc"]
@@ -397,6 +401,12 @@ def test_token_flow_and_auth_errors(platform: Platform) -> None:
         assert ok.status_code == 200 and len(ok.json()["items"]) == 1
 
 
+def test_answers_are_dated_by_the_platforms_clock(platform: Platform, client: Client) -> None:
+    for answer in (client.get("/api/v1/matters"), client.get("/api/v1/cases/ZF-2026-0000000"),
+                   httpx.get(f"{platform.url}/api/v1/cases")):
+        assert parsedate_to_datetime(answer.headers["Date"]) == platform.ctx.end, answer.status_code
+
+
 def test_listing_pages_every_case_exactly_once(
     platform: Platform, client: Client, served: dict[str, dict[str, Any]]
 ) -> None:
@@ -430,6 +440,9 @@ def test_request_errors(client: Client) -> None:
     assert client.get("/api/v1/cases", {"limit": 0}).status_code == 400
     assert client.get("/api/v1/cases", {"updated_since": "yesterday"}).status_code == 400
     assert client.get("/api/v1/cases", {"updated_since": "2026-11-10T00:00:00"}).status_code == 400
+    for empty in ({"updated_since": ""}, {"limit": ""}):  # the spec does not say empty means absent
+        answer = client.get("/api/v1/cases", empty)
+        assert answer.status_code == 400 and next(iter(empty)) in answer.json()["message"], empty
     missing = client.get("/api/v1/cases/ZF-2026-0000000")
     assert missing.status_code == 404 and missing.json()["error"] == "not_found"
     nowhere = client.get("/api/v1/nothing")
@@ -556,6 +569,7 @@ def test_dirty_cases_match_the_truth_exactly(platform: Platform, served: dict[st
     for case_id, case in served.items():
         kind = _dirt(case)
         if kind is not None:
+            assert kind in found, (case_id, kind)
             found[kind].append(case_id)
     dirty = platform.truth["dirty"]
     assert set(dirty) == set(DIRTY_RATES)
@@ -563,6 +577,20 @@ def test_dirty_cases_match_the_truth_exactly(platform: Platform, served: dict[st
         assert sorted(found[kind]) == dirty[kind]["ids"], kind
         assert dirty[kind]["count"] == len(found[kind]) >= 1, kind
     assert dirty["revised_same_day"]["count"] >= 1
+
+
+def test_a_matter_given_by_name_is_given_by_its_category_name(
+    platform: Platform, client: Client, served: dict[str, dict[str, Any]]
+) -> None:
+    """enforcement.md: "with the category name instead of the code", the category of the case's matter."""
+    categories = client.get("/api/v1/matters").json()["categories"]
+    names = {category["category_code"]: category["name"] for category in categories}
+    assert names == CATEGORY_NAMES
+    clean = {row["case_id"]: row["matter_code"] for row in platform.ctx.shared["enforcement_cases"].to_pylist()}
+    by_name = platform.truth["dirty"]["matter_code_as_name"]["ids"]
+    assert by_name
+    for case_id in by_name:
+        assert served[case_id]["matter_code"] == names[clean[case_id][0]], case_id
 
 
 def test_clean_cases_are_clean(served: dict[str, dict[str, Any]]) -> None:

@@ -14,6 +14,7 @@ import unicodedata
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from datetime import datetime, timedelta
+from email.utils import parsedate_to_datetime
 from types import SimpleNamespace
 from typing import Any
 
@@ -200,6 +201,12 @@ def test_every_endpoint_answers_403_without_the_right_key(platform) -> None:
         assert "invalid" in _error(wrong, 403)
 
 
+def test_answers_are_dated_by_the_platforms_clock(platform, api, hotline) -> None:
+    for answer in (api.get("/services.json"), api.get("/requests.json", params={"page": "0"}),
+                   httpx.get(platform + PREFIX + "/services.json")):
+        assert parsedate_to_datetime(answer.headers["Date"]) == hotline.ctx.end, answer.status_code
+
+
 def test_discovery_and_services(api) -> None:
     discovery = _get(api, "/discovery.json").json()
     assert discovery["endpoints"][0]["url"].endswith(PREFIX)
@@ -315,6 +322,35 @@ def test_listing_filters(api, hotline, pages_at_end) -> None:
         {i["service_request_id"] for i in everything if i["service_code"] in wanted})
 
 
+def test_service_request_id_overrides_every_other_filter(api, hotline, pages_at_end) -> None:
+    """Open311: a comma list of ids overrides all other arguments; paging and extensions still apply."""
+    everything = {i["service_request_id"]: i for page in pages_at_end for i in page}  # in listing order
+    position = {rid: k for k, rid in enumerate(everything)}
+    duplicates = hotline.truth["dirty"]["duplicate_on_page"]["ids"]
+    duplicated = duplicates[0]
+    plain = [rid for rid in everything if rid not in duplicates][:2]
+    wanted = sorted([duplicated, *plain], key=position.__getitem__)
+    ids = f" {plain[1]},{duplicated} ,2026010112345678,{plain[0]},{plain[1]}"  # spaces, an unknown id, a repeat
+    overridden = {"status": "pending", "service_code": "000000", "start_date": "2020-01-01",
+                  "end_date": "not a date", "updated_after": "2099-01-01T00:00:00+08:00"}
+    answer = _get(api, "/requests.json", overridden | {"service_request_id": ids, "extensions": "true"})
+    assert int(answer.headers["X-Total-Count"]) == 3
+    items = answer.json()
+    assert [i["service_request_id"] for i in items] == [
+        rid for rid in wanted for _ in range(2 if rid == duplicated else 1)]
+    assert all(i == everything[i["service_request_id"]] for i in items)
+    paged = [_get(api, "/requests.json", {"service_request_id": ids, "page_size": 1, "page": page}).json()
+             for page in (1, 2, 3, 4)]
+    assert [list(dict.fromkeys(i["service_request_id"] for i in page)) for page in paged] == [
+        [wanted[0]], [wanted[1]], [wanted[2]], []]
+    assert all(set(i) == OPEN311_FIELDS for page in paged for i in page)
+    unknown = _get(api, "/requests.json", {"service_request_id": "2026010112345678"})
+    assert unknown.json() == [] and unknown.headers["X-Total-Count"] == "0"
+    every = _get(api, "/requests.json", {"service_request_id": " ", "page_size": 1})
+    assert int(every.headers["X-Total-Count"]) == hotline.truth["counts"]["orders"]  # empty: absent
+    assert "service_request_id" in _error(api.get("/requests.json", params={"service_request_id": ", ,"}), 400)
+
+
 def test_pages_are_ordered_and_cover_the_listing(api, hotline) -> None:
     total = hotline.truth["counts"]["orders"]
     pages = _pages(api, {"page_size": 7})
@@ -391,6 +427,7 @@ def test_changed_orders_move_to_later_pages_and_an_updated_after_loader_loses_no
 
     moved = sim.post("/clock", json={"advance_seconds": 86400})
     assert datetime.fromisoformat(moved.json()["now"]) == end + timedelta(days=1)
+    assert parsedate_to_datetime(api.get("/services.json").headers["Date"]) == end + timedelta(days=1)
     changed = _get(api, "/requests.json", recent | {"updated_after": end.isoformat(), "page_size": 1})
     assert int(changed.headers["X-Total-Count"]) > 0
 
