@@ -1,0 +1,131 @@
+"""The raw zone's commit protocol: atomic loads, reconciled counts, quarantine, and recovery after SIGKILL."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+
+from gridlake.lake import Lake, QuarantinedRecord, ReconciliationError
+
+SCHEMA = pa.schema([pa.field("id", pa.int64(), nullable=False), pa.field("value", pa.float64())])
+
+# A source of 100 records (ids 0-99); values of every 10th record are negative: a field rule quarantines them.
+LOADER = textwrap.dedent('''
+    import os, signal, sys
+    from pathlib import Path
+    import pyarrow as pa
+    from gridlake.lake import Lake, QuarantinedRecord
+
+    root, kill_at = Path(sys.argv[1]), sys.argv[2]
+    schema = pa.schema([pa.field("id", pa.int64(), nullable=False), pa.field("value", pa.float64())])
+
+    def step(name):
+        if name == kill_at:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    lake = Lake(root)
+    cursor = (lake.cursor("demo", "items") or {"last_id": -1})["last_id"]
+    rows = [{"id": i, "value": -1.0 if i % 10 == 0 else i / 2} for i in range(cursor + 1, 100)]
+    with lake.begin("demo", "items", schema, on_step=step) as load:
+        good = [r for r in rows if r["value"] >= 0]
+        for chunk in (good[: len(good) // 2], good[len(good) // 2 :]):
+            load.write(pa.Table.from_pylist(chunk, schema=schema))
+        load.quarantine(QuarantinedRecord(str(r["id"]), "value", "negative value", str(r)) for r in rows
+                        if r["value"] < 0)
+        load.commit(cursor_to={"last_id": rows[-1]["id"] if rows else cursor}, rows_read=len(rows))
+''')
+
+
+def _run(root: Path, kill_at: str = "") -> int:
+    return subprocess.run([sys.executable, "-c", LOADER, str(root), kill_at], timeout=120).returncode
+
+
+def _state(lake: Lake) -> tuple[list[int], list[str], dict | None, int]:
+    raw = lake.read("raw", "demo", "items")
+    quarantine = lake.read("quarantine", "demo", "items")
+    landed = sorted(raw["id"].to_pylist()) if raw is not None else []
+    rejected = sorted(quarantine["record_id"].to_pylist()) if quarantine is not None else []
+    on_disk = sum(1 for _ in (lake.root / "raw").rglob("*.parquet")) if (lake.root / "raw").exists() else 0
+    return landed, rejected, lake.cursor("demo", "items"), on_disk
+
+
+@pytest.fixture(scope="module")
+def clean(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[int], list[str], dict | None, int]:
+    root = tmp_path_factory.mktemp("clean")
+    assert _run(root) == 0
+    return _state(Lake(root))
+
+
+def test_a_clean_load_lands_good_rows_quarantines_bad_ones_and_moves_the_cursor(clean) -> None:
+    landed, rejected, cursor, files = clean
+    assert landed == [i for i in range(100) if i % 10]
+    assert rejected == sorted(str(i) for i in range(0, 100, 10))
+    assert cursor == {"last_id": 99} and files == 2
+
+
+@pytest.mark.parametrize("kill_at", ["staged:raw:1", "staged:raw:2", "staged:quarantine:1", "manifest-written",
+                                     "committed", "moved"])
+def test_a_load_killed_at_any_point_and_run_again_leaves_the_lake_of_a_clean_run(tmp_path: Path, kill_at: str,
+                                                                                 clean) -> None:
+    assert _run(tmp_path, kill_at) == -9  # really killed
+    assert _run(tmp_path) == 0
+    assert _state(Lake(tmp_path)) == clean
+    assert not any((tmp_path / "_staging").rglob("*.parquet"))
+    assert not list((tmp_path / "_log").rglob("*.tmp"))
+
+
+def test_the_manifest_records_the_load(tmp_path: Path) -> None:
+    _run(tmp_path)
+    _run(tmp_path)  # nothing new: an empty batch that keeps the cursor
+    first, second = Lake(tmp_path).manifests("demo", "items")
+    assert (first.rows_read, first.rows_landed, first.rows_quarantined) == (100, 90, {"negative value": 10})
+    assert first.cursor_from is None and first.cursor_to == {"last_id": 99}
+    assert {f["zone"] for f in first.files} == {"raw", "quarantine"} and all(len(f["sha256"]) == 64
+                                                                          for f in first.files)
+    assert (second.rows_read, second.files, second.cursor_from) == (0, [], {"last_id": 99})
+
+
+def test_counts_that_do_not_reconcile_commit_nothing(tmp_path: Path) -> None:
+    lake = Lake(tmp_path)
+    with lake.begin("demo", "items", SCHEMA) as load:
+        load.write(pa.table({"id": [1, 2], "value": [1.0, 2.0]}))
+        with pytest.raises(ReconciliationError, match="read 3 rows but landed 2 and quarantined 0"):
+            load.commit(cursor_to={"last_id": 2}, rows_read=3)
+    assert lake.read("raw", "demo", "items") is None and lake.cursor("demo", "items") is None
+    assert not any(tmp_path.rglob("*.parquet"))
+
+
+def test_rows_that_do_not_fit_the_declared_schema_are_an_error_naming_the_entity(tmp_path: Path) -> None:
+    with Lake(tmp_path).begin("demo", "items", SCHEMA) as load, pytest.raises(TypeError, match="demo.items"):
+        load.write(pa.table({"id": ["not a number"], "value": [1.0]}))
+
+
+def test_landed_rows_carry_their_batch(tmp_path: Path) -> None:
+    lake = Lake(tmp_path)
+    with lake.begin("demo", "items", SCHEMA) as load:
+        load.write(pa.table({"id": [1], "value": [1.0]}))
+        load.quarantine([QuarantinedRecord("2", "value", "missing", json.dumps({"id": 2}))])
+        manifest = load.commit(cursor_to={"last_id": 2}, rows_read=2)
+    raw = lake.read("raw", "demo", "items")
+    assert raw["_batch_id"].to_pylist() == [manifest.batch_id]
+    assert raw.schema.field("_ingested_at").type == pa.timestamp("us", tz="UTC")
+    assert lake.read("quarantine", "demo", "items")["reason"].to_pylist() == ["missing"]
+
+
+def test_two_loads_from_the_same_cursor_cannot_both_commit(tmp_path: Path) -> None:
+    lake = Lake(tmp_path)
+    first, second = lake.begin("demo", "items", SCHEMA), lake.begin("demo", "items", SCHEMA)
+    for load in (first, second):
+        load.write(pa.table({"id": [1], "value": [1.0]}))
+    first.commit(cursor_to={"last_id": 1}, rows_read=1)
+    with pytest.raises(RuntimeError, match="another load committed batch 1 first"):
+        second.commit(cursor_to={"last_id": 1}, rows_read=1)
+    assert lake.read("raw", "demo", "items")["id"].to_pylist() == [1]
+    assert len(lake.manifests("demo", "items")) == 1
+    assert not (tmp_path / "_staging" / "demo" / "items" / second.batch_id).exists()
