@@ -46,7 +46,8 @@ class Simulators:
         s = self.settings
         self.clock = SimClock(self.dataset.end(), state_path=self.dataset.state_path)
         try:
-            self._database = CitymgmtDatabase(self.dataset, port=s.citymgmt_port)
+            self._database = CitymgmtDatabase(self.dataset, port=s.citymgmt_port,
+                                              reader_password=s.citymgmt_password)
             self._database.start()
             self.clock.subscribe(self._database.on_clock)
             self._drop = StatisticsDrop(self.dataset)

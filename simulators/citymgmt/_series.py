@@ -5,6 +5,11 @@ The clean values are made so that the stuck-sensor rule (one value repeated for 
 offline-gap rule (a hole in the series) find only what is planted: every clean reading differs from the two
 before it in its series (across chunks too), planted spans stay clear of the other dirty readings, and
 readings a client would set aside (deleted, clock ahead) are never next to each other.
+
+Every day has legitimate exceedances of the thresholds (reference.md, ``settings.thresholds``) whatever the
+scale: at least one road with a dust episode past the severe load, one restaurant (not of a fume chain)
+with its purifier off over the limit at dinner, one parking lot full. Stuck spans stay below every
+threshold, so an exceedance is never a stuck sensor's.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from gridlake.settings import get_settings
 from simulators.citymgmt._loader import Loader
 from simulators.citymgmt._masters import Masters
 from simulators.citymgmt._util import (
@@ -57,6 +63,9 @@ class _Spec:
     value_scale: int  # the value is held as an integer: served value = integer / scale
     kinds: tuple[str, ...]  # row kinds of dirty data this table gets
     impossible: Callable[[np.random.Generator, int], np.ndarray] | None = None
+    # Exceedance kinds: (served values, sensor index) → which readings are over the kind's threshold.
+    exceeds: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = field(default_factory=dict)
+    stuck_below: int | None = None  # a stuck span's value is held at most this (below every threshold)
 
 
 def _series_day(
@@ -91,7 +100,7 @@ def _series_day(
     reserved |= (position < _MARGIN) | (position > last_position - _MARGIN)
     keep = np.ones(n0, dtype=bool)
     for number, (a, b) in enumerate(stuck, start=1):
-        value[a:b] = value[a]
+        value[a:b] = value[a] if spec.stuck_below is None else min(value[a], spec.stuck_below)
         for column in other.values():
             column[a:b] = column[a]
         span[a:b] = number
@@ -191,6 +200,16 @@ def _series_day(
         columns[name] = out
     loader.add(table(spec.name), columns, visible_at=np.r_[visible, corr_visible, dele_visible])
 
+    _note_exceedances(
+        run,
+        spec,
+        sensor=s,
+        served=served_v,
+        visible=visible,
+        set_aside=[picks.get(k, np.empty(0, np.int64)) for k in ("impossible_value", "device_clock_ahead")],
+        later=[(corr, new_v, corr_visible), (dele, None, dele_visible)],
+    )
+
     ledger = run.ledger
     for kind, chosen in picks.items():
         if kind == "correction":
@@ -228,6 +247,41 @@ def _series_day(
         )
 
 
+def _note_exceedances(
+    run: Run,
+    spec: _Spec,
+    *,
+    sensor: np.ndarray,
+    served: np.ndarray,
+    visible: np.ndarray,
+    set_aside: list[np.ndarray],
+    later: list[tuple[np.ndarray, np.ndarray | None, np.ndarray]],
+) -> None:
+    """Count the chunk's legitimate exceedances as served at ``ctx.end`` and at the horizon: the latest
+    visible version of each reading (a correction's new value; a soft delete removes it), readings with
+    an impossible value or a clock ahead set aside."""
+    if not spec.exceeds:
+        return
+    clean = np.ones(len(served), dtype=bool)
+    for rows in set_aside:
+        clean[rows] = False
+    masks: dict[str, list[np.ndarray]] = {kind: [] for kind in spec.exceeds}
+    for now in (run.exceedances.end_us, run.exceedances.horizon_us):
+        value = served.copy()
+        shown = clean & (visible <= now)
+        for rows, new_value, due in later:
+            due = np.maximum(due, visible[rows]) <= now  # a later version is never visible before the first
+            if new_value is None:
+                shown[rows[due]] = False
+            else:
+                value[rows[due]] = new_value[due]
+        for kind, over in spec.exceeds.items():
+            masks[kind].append(shown & over(value, sensor))
+    labels = spec.labels[spec.span_label]
+    for kind, (at_end, at_horizon) in masks.items():
+        run.exceedances.add(kind, sensor=sensor, labels=labels, at_end=at_end, at_horizon=at_horizon)
+
+
 def _visible_of(keep: np.ndarray, visible_kept: np.ndarray, a: int, b: int) -> int:
     """The latest visible time of the kept rows [a, b) of the chunk (original row numbers)."""
     kept_index = np.cumsum(keep) - 1
@@ -262,11 +316,18 @@ def _fume_impossible(rng: np.random.Generator, n: int) -> np.ndarray:
     return np.full(n, 999_900)  # the analyser's overflow value, 999.9 mg/m3
 
 
+def _last_first(order: np.ndarray, last: np.ndarray) -> np.ndarray:
+    """``order`` with the members of ``last`` moved to its end (spans are planted on the others first)."""
+    at_end = np.isin(order, last)
+    return np.r_[order[~at_end], order[at_end]]
+
+
 def dust_day(
     run: Run, loader: Loader, masters: Masters, state: SeriesState, day: int, *, rates: dict[str, float]
 ) -> None:
     """Road dust: a reading per road every 5 minutes, around the clock."""
     rng = run.rng("dust")
+    limits = get_settings().thresholds
     n_roads, ticks = len(masters.road_ids), 288
     day0 = run.day_start(day)
     road = np.repeat(np.arange(n_roads), ticks)
@@ -279,19 +340,27 @@ def dust_day(
     night = np.where(hour < 5, 0.8, 1.0)
     weather = rng.lognormal(0, 0.18) * rng.lognormal(0, 0.12, size=n_roads)[road]
     load = masters.road_base[road] * season * rush * night * weather * rng.lognormal(0, 0.12, size=len(t))
-    # A few legitimate exceedances: a road-day with works or wind for some hours.
+    # Legitimate exceedances: road-days with works or wind for 1-4 hours, the load rising to a peak and
+    # falling back. Every day has one at least, its peak past the severe load.
     episode = np.flatnonzero(rng.random(n_roads) < 0.012)
-    for r in episode:
-        start = int(rng.integers(0, ticks - 48))
-        sl = slice(r * ticks + start, r * ticks + start + int(rng.integers(12, 48)))
-        load[sl] *= rng.uniform(2.8, 4.5)
+    if len(episode) == 0:
+        episode = rng.integers(0, n_roads, size=1)
+    in_episode = np.zeros(len(t), dtype=bool)
+    for j, r in enumerate(episode):
+        length = int(rng.integers(12, 49))
+        start = r * ticks + int(rng.integers(0, ticks - length + 1))
+        peak = limits.dust_load_severe_g_m2 * (rng.uniform(1.15, 1.6) if j == 0 else rng.uniform(0.6, 1.5))
+        rise = 0.45 + 0.55 * np.sin(np.pi * (np.arange(length) + 0.5) / length)
+        sl = slice(start, start + length)
+        load[sl] = np.maximum(load[sl], peak * rise * rng.lognormal(0, 0.04, size=length))
+        in_episode[sl] = True
     load_milli = np.clip(np.round(load * 1000), 5, 1900).astype(np.int64)
     pm10 = np.clip(np.round(25 + 150 * load + rng.normal(0, 6, size=len(t)), 1), 8, 600)
 
     stuck: list[tuple[int, int]] = []
     gaps: list[tuple[int, int]] = []
     if run.spans_allowed(day):
-        order = rng.permutation(n_roads)
+        order = _last_first(rng.permutation(n_roads), episode)
         n_stuck = run.quota.take("stuck_sensor", "dust.reading", rates["stuck_sensor"], n_roads)
         n_gap = min(
             run.quota.take("offline_gap", "dust.reading", rates["offline_gap"], n_roads), n_roads - n_stuck
@@ -312,6 +381,11 @@ def dust_day(
         1000,
         ("impossible_value", "device_clock_ahead", "correction", "soft_delete"),
         _dust_impossible,
+        exceeds={
+            "dust": lambda v, _: v / 1000 > limits.dust_load_g_m2,
+            "dust_severe": lambda v, _: v / 1000 > limits.dust_load_severe_g_m2,
+        },
+        stuck_below=_below(limits.dust_load_g_m2, 1000),
     )
     _series_day(
         run,
@@ -327,9 +401,14 @@ def dust_day(
         hi=1999,
         stuck=stuck,
         gaps=gaps,
-        blocked=np.zeros(len(t), bool),
+        blocked=in_episode,
         rates=rates,
     )
+
+
+def _below(threshold: float, scale: int) -> int:
+    """A held value clearly under ``threshold`` (in the table's integer units)."""
+    return int(np.floor(threshold * scale * 0.9))
 
 
 def fume_day(
@@ -337,6 +416,7 @@ def fume_day(
 ) -> None:
     """Cooking fumes: a reading every 10 minutes while the restaurant is open (lunch and dinner)."""
     rng = run.rng("fume")
+    limit = get_settings().thresholds.fume_mg_m3
     n_rest = len(masters.restaurant_ids)
     day0 = run.day_start(day)
     minute = np.arange(144) * 10
@@ -354,6 +434,15 @@ def fume_day(
     evening = np.where(hour >= 16, 0.75 + 0.3 * SEASONS["summer"][run.month(day) - 1], 1.0)
     chain = masters.restaurant_chain[rest] >= 0
     purifier_off_today = (rng.random(n_rest) < 0.04) & (masters.restaurant_chain < 0)
+    # Legitimate exceedances besides the chains: some restaurants open at dinner without their purifier
+    # run over the limit for a while; every day one at least.
+    dinner_open = np.zeros(n_rest, dtype=bool)
+    dinner_open[rest[hour >= 18.0]] = True
+    candidates = np.flatnonzero(dinner_open & (masters.restaurant_chain < 0))
+    smoky = candidates[rng.random(len(candidates)) < 0.01]
+    if len(smoky) == 0 and len(candidates):
+        smoky = rng.choice(candidates, size=1)
+    purifier_off_today[smoky] = True
     purifier_on = ~purifier_off_today[rest]
     fan_on = rng.random(len(t)) >= 0.02
     conc = (
@@ -366,6 +455,10 @@ def fume_day(
     )
     milli = np.clip(np.round(conc * 1000), 20, 2900).astype(np.int64)
     milli[chain] = np.minimum(milli[chain], 850)  # a chain restaurant is clean but on its complaint evenings
+    smoke_until = np.zeros(n_rest)
+    smoke_until[smoky] = 18.0 + rng.uniform(1.0, 3.0, size=len(smoky))
+    smoke = (hour >= 18.0) & (hour < smoke_until[rest])
+    milli[smoke] = np.maximum(milli[smoke], np.round(limit * 1000 * rng.uniform(1.05, 1.9, int(smoke.sum()))))
     today = run.ctx.start.date().toordinal() + day
     for k, fume_chain in enumerate(run.ctx.scenario.fume_chains):
         if any(d.toordinal() == today for d in fume_chain.exceed_days):
@@ -379,7 +472,7 @@ def fume_day(
         bounds = np.searchsorted(rest, np.arange(n_rest + 1))
         open_both = np.flatnonzero((bounds[1:] - bounds[:-1] > 0) & (masters.restaurant_chain < 0))
         n_stuck = run.quota.take("stuck_sensor", "fume.reading", rates["stuck_sensor"], len(open_both))
-        for r in rng.permutation(open_both)[:n_stuck]:
+        for r in _last_first(rng.permutation(open_both), smoky)[:n_stuck]:
             a, b = int(bounds[r]), int(bounds[r + 1])
             start = a + _MARGIN + 1 + int(rng.integers(0, 5))
             end = b - _MARGIN - 1 - int(rng.integers(0, 6))
@@ -395,6 +488,8 @@ def fume_day(
         1000,
         ("impossible_value", "device_clock_ahead", "correction", "soft_delete"),
         _fume_impossible,
+        exceeds={"fume": lambda v, _: v / 1000 > limit},
+        stuck_below=_below(limit, 1000),
     )
     _series_day(
         run,
@@ -410,7 +505,7 @@ def fume_day(
         hi=2999,
         stuck=stuck,
         gaps=[],
-        blocked=chain,
+        blocked=chain | smoke,
         rates=rates,
     )
 
@@ -420,6 +515,7 @@ def occupancy_day(
 ) -> None:
     """Parking occupancy: a count per lot every 15 minutes."""
     rng = run.rng("occupancy")
+    saturation = get_settings().thresholds.parking_saturation
     n_lots, ticks = len(masters.lot_ids), 96
     day0 = run.day_start(day)
     lot = np.repeat(np.arange(n_lots), ticks)
@@ -436,10 +532,23 @@ def occupancy_day(
     occupied = np.clip(
         np.round(capacity * profile * rng.lognormal(0, 0.03, size=n_lots)[lot] + noise), 0, capacity
     ).astype(np.int64)
+    # Legitimate saturation: a few lots full for 1-3 hours around their busiest time; every day one at least.
+    full = np.flatnonzero(rng.random(n_lots) < 0.03)
+    if len(full) == 0:
+        full = rng.integers(0, n_lots, size=1)
+    busiest = np.array([2, 14, 20])[masters.lot_kind[full]] * 4  # residential, commercial, mixed: the tick
+    length = rng.integers(4, 13, size=len(full))
+    start = np.clip(busiest - length // 2 + rng.integers(-4, 5, size=len(full)), 0, ticks - length)
+    offset = np.arange(length.sum()) - np.repeat(np.cumsum(length) - length, length)
+    in_full = np.repeat(full * ticks + start, length) + offset
+    cap = capacity[in_full]
+    least = np.minimum(np.floor(saturation * cap).astype(np.int64) + 1, cap)  # the fewest cars over the mark
+    occupied[in_full] = np.maximum(occupied[in_full], rng.integers(least, cap + 1))
     gaps: list[tuple[int, int]] = []
     if run.spans_allowed(day):
         n_gap = run.quota.take("offline_gap", "traffic.occupancy", rates["offline_gap"], n_lots)
-        gaps = _spans(rng, lambda r: (r * ticks, (r + 1) * ticks), rng.permutation(n_lots), n_gap, (4, 33))
+        order = _last_first(rng.permutation(n_lots), full)
+        gaps = _spans(rng, lambda r: (r * ticks, (r + 1) * ticks), order, n_gap, (4, 33))
     spec = _Spec(
         "traffic.occupancy",
         "occupancy_id",
@@ -449,6 +558,7 @@ def occupancy_day(
         "occupied",
         1,
         ("correction",),
+        exceeds={"parking_saturation": lambda v, lot: v > saturation * masters.lot_capacity[lot]},
     )
     _series_day(
         run,

@@ -1,8 +1,14 @@
 """Positions: sanitation vehicles (every 30 s on shift), workers (every minute on shift) and heavy diesel
 vehicles (OBD every 10 s while in the district), one day chunk at a time, as vectorised random walks that
-turn back at the district's edge."""
+turn back at the district's edge.
+
+High emitters exceed the NOx limit at speed (reference.md, ``settings.thresholds``); whatever the scale,
+one of them crosses the district every day and cruises a while over the limit.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import numpy as np
 
@@ -82,7 +88,10 @@ def _emit(
     kinds: tuple[str, ...],
     rates: dict[str, float],
     upload_s: tuple[int, int],
+    exceeds: dict[str, Callable[[dict[str, np.ndarray]], np.ndarray]] | None = None,
 ) -> None:
+    """Load one chunk of positions with its dirty rows; ``exceeds``: kind → which rows (given the served
+    ``extra`` columns) are over the kind's threshold, counted when the row is not dirty."""
     n = len(t)
     if n == 0:
         return
@@ -125,6 +134,19 @@ def _emit(
     )
     for kind, rows in picks.items():
         run.ledger.add(kind, name, ids[rows], visible[rows])
+    if exceeds:
+        clean = np.ones(n, dtype=bool)
+        for rows in picks.values():
+            clean[rows] = False
+        for kind, over in exceeds.items():
+            legit = clean & over(extra)
+            run.exceedances.add(
+                kind,
+                sensor=owner_idx,
+                labels=owner_labels,
+                at_end=legit & (visible <= run.exceedances.end_us),
+                at_horizon=legit & (visible <= run.exceedances.horizon_us),
+            )
 
 
 def vehicle_day(run: Run, loader: Loader, masters: Masters, day: int, *, rates: dict[str, float]) -> None:
@@ -213,8 +235,12 @@ def staff_day(run: Run, loader: Loader, masters: Masters, day: int, *, rates: di
 def diesel_day(run: Run, loader: Loader, masters: Masters, day: int, *, rates: dict[str, float]) -> None:
     rng = run.rng("diesel")
     settings = get_settings()
+    limits = settings.thresholds
     n = len(masters.heavy_vin_hash)
     trip = rng.random(n) < 0.85
+    high = np.flatnonzero(masters.heavy_high_emitter)
+    polluter = int(high[day % len(high)])  # today's high emitter that surely crosses the district
+    trip[polluter] = True
     night = rng.random(n) < 0.8  # muck and freight trucks mostly drive at night
     start_h = np.where(night, rng.uniform(20, 28, n), rng.uniform(9, 17, n))
     counts = np.where(trip, (rng.uniform(30, 90, n) * 6).astype(np.int64), 0)
@@ -223,6 +249,11 @@ def diesel_day(run: Run, loader: Loader, masters: Masters, day: int, *, rates: d
     mode = _modes(rng, len(t), [0.65, 0.25, 0.1], 1 / 40)  # cruising, slow, stopped
     speed = np.choose(mode, [rng.uniform(25, 55, len(t)), rng.uniform(5, 20, len(t)), np.zeros(len(t))])
     speed = np.round(np.clip(speed * (1 + rng.normal(0, 0.05, len(t))), 0, 60), 1)
+    first = int(counts[:polluter].sum()) + int(counts[polluter]) // 3
+    cruise = slice(first, first + 60)  # ten minutes on a main road, well over the minimum speed
+    speed[cruise] = np.round(
+        rng.uniform(limits.diesel_min_speed_kmh + 8, limits.diesel_min_speed_kmh + 30, size=60), 1
+    )
     edge = rng.integers(0, 4, size=n)  # they enter at the district's edge
     along = rng.uniform(0, 1, n)
     lat_along = settings.lat_min + along * (settings.lat_max - settings.lat_min)
@@ -233,6 +264,7 @@ def diesel_day(run: Run, loader: Loader, masters: Masters, day: int, *, rates: d
     base = np.array([60 + int(h[:6], 16) % 160 for h in masters.heavy_vin_hash], dtype=float)
     base = np.where(masters.heavy_high_emitter, base * 3.5 + 200, base)
     nox = base[track] * (0.5 + speed / 45) + rng.normal(0, 15, len(t))
+    nox[cruise] = np.maximum(nox[cruise], limits.diesel_nox_ppm * rng.uniform(1.05, 1.5, size=60))
     nox = np.round(np.clip(nox, 5, 1800), 1)
     _emit(
         run,
@@ -249,4 +281,8 @@ def diesel_day(run: Run, loader: Loader, masters: Masters, day: int, *, rates: d
         kinds=("impossible_value", "gps_zero", "gps_outside_beijing", "device_clock_ahead"),
         rates=rates,
         upload_s=(1, 20),
+        exceeds={
+            "diesel_nox": lambda x: (x["nox_ppm"] > limits.diesel_nox_ppm)
+            & (x["speed_kmh"] > limits.diesel_min_speed_kmh)
+        },
     )

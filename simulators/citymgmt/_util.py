@@ -27,6 +27,7 @@ __all__ = [
     "NULL_TS",
     "SECOND",
     "DirtyLedger",
+    "ExceedanceLedger",
     "Ids",
     "LateCommits",
     "Quota",
@@ -302,6 +303,45 @@ class DirtyLedger:
         return out
 
 
+class ExceedanceLedger:
+    """Legitimate readings over a threshold of reference.md, by kind, as a client sees them at the clock's
+    first "now" (``ctx.end``) and at the horizon: the truth the analysis downstream must find."""
+
+    def __init__(self, *, end_us: int, horizon_us: int) -> None:
+        self.end_us = end_us
+        self.horizon_us = horizon_us
+        self._count: dict[str, dict[str, int]] = defaultdict(lambda: {"count_at_end": 0, "count": 0})
+        self._sensors: dict[str, dict[str, set[str]]] = defaultdict(lambda: {"at_end": set(), "all": set()})
+
+    def declare(self, kinds: Iterable[str]) -> None:
+        for kind in kinds:
+            self._count[kind]
+            self._sensors[kind]
+
+    def add(
+        self, kind: str, *, sensor: np.ndarray, labels: np.ndarray, at_end: np.ndarray, at_horizon: np.ndarray
+    ) -> None:
+        """Rows of one chunk: ``sensor`` indexes ``labels``; the masks say which rows are legitimate
+        exceedances as served at ``ctx.end`` and at the horizon."""
+        for when, key, mask in (("count_at_end", "at_end", at_end), ("count", "all", at_horizon)):
+            self._count[kind][when] += int(mask.sum())
+            self._sensors[kind][key].update(str(label) for label in labels[np.unique(sensor[mask])])
+
+    def to_truth(self, rules: dict[str, tuple[str, str]]) -> dict[str, Any]:
+        """``rules``: kind → (table, rule) as DIRTY_RULES words them."""
+        out: dict[str, Any] = {}
+        for kind, (table, rule) in rules.items():
+            sensors = self._sensors[kind]
+            out[kind] = {
+                "table": table,
+                "rule": rule,
+                **self._count[kind],
+                "sensors_at_end": sorted(sensors["at_end"]),
+                "sensors": sorted(sensors["all"]),
+            }
+        return out
+
+
 class LateCommits:
     """The platform commits in batches: a share of rows becomes visible a few minutes after its updated_at."""
 
@@ -364,6 +404,7 @@ class Run:
     quota: Quota
     ids: Ids
     late: LateCommits
+    exceedances: ExceedanceLedger
     _rngs: dict[str, np.random.Generator] = field(default_factory=dict)
 
     @cached_property

@@ -11,6 +11,10 @@ Planted (scenario): every fume chain complaint is a grid case with its fixed id 
 reading. Hotline orders (``ctx.shared["hotline_orders"]``, when the hotline was generated first) become
 hotline-origin cases for a share of the orders whose service group has a domain.
 
+Exceedances (reference.md's thresholds, ``settings.thresholds``) exist every day at any scale, from clean
+readings: dust episodes past the severe load, restaurants besides the chains over the fume limit, a high
+emitter over the NOx limit at speed, full parking lots. ``truth["exceedances"]`` counts them as served.
+
 Publishes ``ctx.shared["grid_cases"]`` (simulators/README.md): every case not voided, with clean values.
 """
 
@@ -23,19 +27,20 @@ import psycopg
 import pyarrow as pa
 from psycopg import sql
 
+from gridlake.settings import SensorThresholds, get_settings
 from simulators.citymgmt._events import garbage_day, violation_day
 from simulators.citymgmt._grid import GridCases, cases_day, hotline_cases_by_day
 from simulators.citymgmt._loader import Loader
 from simulators.citymgmt._masters import USCC_FORMS, build_masters
 from simulators.citymgmt._series import SeriesState, dust_day, fume_day, occupancy_day
 from simulators.citymgmt._tracks import diesel_day, staff_day, vehicle_day
-from simulators.citymgmt._util import DirtyLedger, Ids, LateCommits, Quota, Run, iso
+from simulators.citymgmt._util import DirtyLedger, ExceedanceLedger, Ids, LateCommits, Quota, Run, iso
 from simulators.citymgmt.postgres import LocalPostgres
 from simulators.citymgmt.schema import DATABASE, READER_PASSWORD, READER_USER, finish_tables, grant_reader
 from simulators.generate import GenContext, PlatformResult
 from simulators.world import rng_for
 
-__all__ = ["DIRTY_RATES", "DIRTY_RULES", "FUTURE_DAYS", "generate"]
+__all__ = ["DIRTY_RATES", "DIRTY_RULES", "FUTURE_DAYS", "LEGITIMATE", "exceedance_rules", "generate"]
 
 # Sensor readings and positions are generated this many days past the span's end (the near future the
 # clock can move into); grid case lifecycles run on to the horizon.
@@ -88,6 +93,33 @@ DIRTY_RULES: dict[str, str] = {
 }
 
 
+# Which served readings an exceedance counts (truth "exceedances"): the latest version of each row as served
+# (a correction's value), not soft-deleted, matching none of the row rules of DIRTY_RULES of its table.
+# Stuck spans stay below every threshold.
+LEGITIMATE = (
+    "deleted_at is null and no row rule of DIRTY_RULES (impossible_value, device_clock_ahead, gps_zero, "
+    "gps_outside_beijing) matches; corrected rows count with their served value"
+)
+
+
+def exceedance_rules(thresholds: SensorThresholds) -> dict[str, tuple[str, str]]:
+    """Kind → (table, rule) of the legitimate readings over a threshold of reference.md."""
+    t = thresholds
+    return {
+        "fume": ("fume.reading", f"concentration_mg_m3 > {t.fume_mg_m3}"),
+        "dust": ("dust.reading", f"dust_load_g_m2 > {t.dust_load_g_m2}"),
+        "dust_severe": ("dust.reading", f"dust_load_g_m2 > {t.dust_load_severe_g_m2}"),
+        "diesel_nox": (
+            "diesel.obd",
+            f"nox_ppm > {t.diesel_nox_ppm} and speed_kmh > {t.diesel_min_speed_kmh}",
+        ),
+        "parking_saturation": (
+            "traffic.occupancy",
+            f"occupied > {t.parking_saturation} * traffic.parking_lot.capacity (by lot_id)",
+        ),
+    }
+
+
 def generate(ctx: GenContext) -> PlatformResult:
     """Build the ``citymgmt`` database in ``ctx.dataset.pgdata``; the server is stopped when done."""
     pgdata = ctx.dataset.pgdata
@@ -103,6 +135,8 @@ def generate(ctx: GenContext) -> PlatformResult:
                 sql.SQL("alter database {} set timezone to 'Asia/Shanghai'").format(sql.Identifier(DATABASE))
             )
         end_us = int(ctx.end.timestamp()) * 1_000_000
+        horizon_us = int(ctx.horizon.timestamp()) * 1_000_000
+        rules = exceedance_rules(get_settings().thresholds)
         run = Run(
             ctx=ctx,
             future_days=FUTURE_DAYS,
@@ -110,8 +144,10 @@ def generate(ctx: GenContext) -> PlatformResult:
             quota=Quota(),
             ids=Ids(),
             late=LateCommits(rng_for(ctx.seed, "citymgmt.late"), end_us=end_us),
+            exceedances=ExceedanceLedger(end_us=end_us, horizon_us=horizon_us),
         )
         run.ledger.declare(DIRTY_RATES)
+        run.exceedances.declare(rules)
         hotline_orders = ctx.shared.get("hotline_orders")
         hotline_by_day = hotline_cases_by_day(run, hotline_orders)
         grid = GridCases()
@@ -158,6 +194,8 @@ def generate(ctx: GenContext) -> PlatformResult:
         "dirty": run.ledger.to_truth(),
         "dirty_rules": DIRTY_RULES,
         "uscc_forms": list(USCC_FORMS),
+        "exceedances": run.exceedances.to_truth(rules),
+        "exceedance_rule": LEGITIMATE,
         "planted": {"fume_chains": _planted_chains(ctx, grid, state)},
         "hotline": {"orders_available": hotline_orders is not None, "hotline_cases": grid.hotline_cases},
         "seconds": round(time.monotonic() - started, 1),

@@ -31,13 +31,14 @@ __all__ = [
     "create_tables",
     "finish_tables",
     "grant_reader",
+    "restrict_reader",
     "reveal",
     "table",
 ]
 
 DATABASE = "citymgmt"
 READER_USER = "reader"
-READER_PASSWORD = "secret"
+READER_PASSWORD = "secret"  # the default; CitymgmtDatabase sets the one it is given when it starts
 SIM_SCHEMA = "_sim"
 
 
@@ -229,14 +230,11 @@ def finish_tables(conn: psycopg.Connection) -> None:
 
 
 def grant_reader(conn: psycopg.Connection, *, database: str = DATABASE) -> None:
-    """The read-only login ``reader``: SELECT on the platform schemas, nothing on ``_sim``, no writes."""
+    """The read-only login ``reader``: SELECT on the platform schemas, nothing on ``_sim``, no writes, no
+    other database; its password is ``READER_PASSWORD`` until a server sets another."""
     exists = conn.execute("select 1 from pg_roles where rolname = %s", (READER_USER,)).fetchone()
     if exists is None:
-        conn.execute(
-            sql.SQL("create role {} login password {}").format(
-                sql.Identifier(READER_USER), sql.Literal(READER_PASSWORD)
-            )
-        )
+        conn.execute(sql.SQL("create role {} login").format(sql.Identifier(READER_USER)))
     conn.execute(
         sql.SQL("alter role {} set default_transaction_read_only = on").format(sql.Identifier(READER_USER))
     )
@@ -259,6 +257,20 @@ def grant_reader(conn: psycopg.Connection, *, database: str = DATABASE) -> None:
             )
         )
     conn.execute(sql.SQL("revoke all on schema {} from public").format(sql.Identifier(SIM_SCHEMA)))
+    restrict_reader(conn, password=READER_PASSWORD, database=database)
+
+
+def restrict_reader(conn: psycopg.Connection, *, password: str, database: str = DATABASE) -> None:
+    """Give ``reader`` this password and keep it out of every database but ``database`` (PostgreSQL grants
+    CONNECT on new databases, ``postgres`` and ``template1`` included, to PUBLIC). Idempotent."""
+    conn.execute(
+        sql.SQL("alter role {} password {}").format(sql.Identifier(READER_USER), sql.Literal(password))
+    )
+    others = conn.execute(
+        "select datname from pg_database where datname <> %s and datallowconn", (database,)
+    ).fetchall()
+    for (other,) in others:
+        conn.execute(sql.SQL("revoke connect on database {} from public").format(sql.Identifier(other)))
 
 
 def _reveal_statement(t: Table) -> sql.Composed:

@@ -1,8 +1,8 @@
 """The fusion platform's read-only replica as a running PostgreSQL on loopback, moved by the shared clock.
 
-db = CitymgmtDatabase(dataset).start()
+db = CitymgmtDatabase(dataset, reader_password=settings.citymgmt_password).start()
 clock.subscribe(db.on_clock)        # reveals what the platform has committed up to the clock's now
-db.uri                              # postgresql://reader:secret@127.0.0.1:PORT/citymgmt
+db.uri                              # postgresql://reader:<password>@127.0.0.1:PORT/citymgmt
 db.stop()
 """
 
@@ -15,27 +15,36 @@ from types import TracebackType
 import psycopg
 
 from simulators.citymgmt.postgres import LocalPostgres
-from simulators.citymgmt.schema import DATABASE, READER_PASSWORD, READER_USER, reveal
+from simulators.citymgmt.schema import DATABASE, READER_PASSWORD, READER_USER, restrict_reader, reveal
 from simulators.dataset import Dataset
 
 __all__ = ["CitymgmtDatabase"]
 
 
 class CitymgmtDatabase:
-    """Serves a generated dataset's ``pgdata`` on ``127.0.0.1:port`` (a free port when 0)."""
+    """Serves a generated dataset's ``pgdata`` on ``127.0.0.1:port`` (a free port when 0); ``start()`` gives
+    the login ``reader`` the password ``reader_password`` (the one ``uri`` carries)."""
 
-    def __init__(self, dataset: Dataset, *, port: int = 0) -> None:
+    def __init__(self, dataset: Dataset, *, port: int = 0, reader_password: str = READER_PASSWORD) -> None:
+        if not reader_password:
+            raise ValueError("the citymgmt reader needs a password: PostgreSQL never accepts an empty one")
         if not (dataset.pgdata / "PG_VERSION").exists():
             raise FileNotFoundError(f"no citymgmt database in {dataset.pgdata}: generate the dataset first")
         self.dataset = dataset
         self._pg = LocalPostgres(dataset.pgdata, port=port)
+        self._reader_password = reader_password
         self._admin: psycopg.Connection | None = None
         self._lock = threading.Lock()
         self.revealed_until: datetime | None = None
 
     def start(self) -> CitymgmtDatabase:
         self._pg.start()
-        self._admin = psycopg.connect(self._pg.admin_conninfo(DATABASE), autocommit=True)
+        try:
+            self._admin = psycopg.connect(self._pg.admin_conninfo(DATABASE), autocommit=True)
+            restrict_reader(self._admin, password=self._reader_password)
+        except BaseException:
+            self.stop()
+            raise
         return self
 
     def stop(self) -> None:
@@ -60,7 +69,7 @@ class CitymgmtDatabase:
     @property
     def uri(self) -> str:
         """The read-only login's libpq URI (the ``citymgmt_db`` connection of specs/README.md)."""
-        return self._pg.uri(READER_USER, READER_PASSWORD, DATABASE)
+        return self._pg.uri(READER_USER, self._reader_password, DATABASE)
 
     @property
     def admin_conninfo(self) -> str:

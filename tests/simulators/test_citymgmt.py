@@ -20,7 +20,9 @@ import pyarrow as pa
 import pytest
 
 from gridlake import uscc
+from gridlake.settings import get_settings
 from simulators.citymgmt.generate import generate
+from simulators.citymgmt.schema import READER_PASSWORD
 from simulators.citymgmt.server import CitymgmtDatabase
 from simulators.clock import SimClock
 from simulators.generate import GenContext
@@ -98,6 +100,9 @@ OWN_TIME = {
     "diesel.obd": "recorded_at",
 }
 LOOKBACK = timedelta(minutes=10)  # citymgmt.md: an incremental load looks back at least 10 minutes
+# The reader's password the module serves with (serve.py passes SimSettings.citymgmt_password): not the
+# default, and with characters a URI must escape.
+PASSWORD = "not secret:p@ss/w%rd"
 
 
 @dataclass
@@ -117,7 +122,7 @@ def served(make_context: Callable[..., GenContext]) -> Iterator[Served]:
     ctx = make_context(name="citymgmt")
     assert "hotline_orders" not in ctx.shared  # generated alone: fewer links, and still complete
     result = generate(ctx)
-    db = CitymgmtDatabase(ctx.dataset).start()
+    db = CitymgmtDatabase(ctx.dataset, reader_password=PASSWORD).start()
     try:
         clock = SimClock(ctx.end)
         clock.subscribe(db.on_clock)
@@ -188,10 +193,25 @@ def test_reader_is_read_only_and_cannot_see_the_hidden_future(served: Served) ->
         assert hidden.fetchone()[0] == 0
 
 
-def test_a_wrong_password_is_refused(served: Served) -> None:
-    wrong = served.db.uri.replace(":secret@", ":not-the-secret@")
-    with pytest.raises(psycopg.OperationalError, match="password authentication failed"):
-        psycopg.connect(wrong)
+def _reader(served: Served, *, password: str = PASSWORD, dbname: str = "citymgmt") -> psycopg.Connection:
+    return psycopg.connect(
+        host="127.0.0.1", port=served.db.port, user="reader", password=password, dbname=dbname
+    )
+
+
+def test_the_reader_has_the_password_it_is_served_with(served: Served) -> None:
+    assert psycopg.conninfo.conninfo_to_dict(served.db.uri)["password"] == PASSWORD
+    with _reader(served) as conn:
+        assert conn.execute("select current_user, current_database()").fetchone() == ("reader", "citymgmt")
+    for wrong in (READER_PASSWORD, "not-the-secret"):  # the generated default no longer opens it
+        with pytest.raises(psycopg.OperationalError, match="password authentication failed"):
+            _reader(served, password=wrong)
+
+
+def test_the_reader_can_reach_no_other_database(served: Served) -> None:
+    for other in ("postgres", "template1"):
+        with pytest.raises(psycopg.OperationalError, match=f'permission denied for database "{other}"'):
+            _reader(served, dbname=other)
 
 
 # --- at the span's end ------------------------------------------------------------------------------------
@@ -213,6 +233,21 @@ def test_rows_and_dirty_records_visible_at_the_end_match_the_truth(served: Serve
     assert len(gaps) == truth["dirty"]["offline_gap"]["count_at_end"]
     for kind, cases in steps.items():
         assert len(cases) == truth["dirty"][kind]["count_at_end"], kind
+
+
+def test_exceedances_visible_at_the_end_match_the_truth(served: Served) -> None:
+    """Every threshold of reference.md is crossed by clean readings a client sees at the span's end, the
+    fume limit by restaurants besides the planted chains too; the counts are the truth's."""
+    _at_end(served)
+    truth = served.truth["exceedances"]
+    with served.connect() as conn:
+        found = _exceedances(conn)
+    assert set(found) == set(truth)
+    for kind, (count, sensors) in found.items():
+        assert count > 0, f"no legitimate {kind} exceedance visible at the end"
+        assert (count, sensors) == (truth[kind]["count_at_end"], truth[kind]["sensors_at_end"]), kind
+    chains = {chain.restaurant_id for chain in served.ctx.scenario.fume_chains}
+    assert set(found["fume"][1]) - chains, "only the planted chains exceed the fume limit"
 
 
 def test_planted_complaints_are_grid_cases_before_the_end(served: Served) -> None:
@@ -415,6 +450,31 @@ def test_dirty_records_served_match_the_truth_exactly(at_horizon: Served) -> Non
             assert cases, kind
 
 
+def test_exceedances_at_the_horizon_match_the_truth_and_stay_clear_of_dirty_values(at_horizon: Served) -> None:
+    truth = at_horizon.truth["exceedances"]
+    limits = get_settings().thresholds
+    with at_horizon.connect() as conn:
+        found = _exceedances(conn)
+        for kind, (count, sensors) in found.items():
+            assert count >= truth[kind]["count_at_end"] > 0, kind
+            assert (count, sensors) == (truth[kind]["count"], truth[kind]["sensors"]), kind
+        # Far from the impossible values (999.9 mg/m3, negative loads, speeds over 200 km/h).
+        fume = conn.execute(
+            f"select min(concentration_mg_m3), max(concentration_mg_m3) from fume.reading "
+            f"where {_legitimate('fume.reading')} and concentration_mg_m3 > %s",
+            (limits.fume_mg_m3,),
+        ).fetchone()
+        assert limits.fume_mg_m3 < fume[0] and fume[1] < 3
+        dust = conn.execute(
+            f"select max(dust_load_g_m2) from dust.reading where {_legitimate('dust.reading')}"
+        ).fetchone()[0]
+        assert limits.dust_load_severe_g_m2 < dust < 2
+        diesel = conn.execute(
+            f"select max(speed_kmh), max(nox_ppm) from diesel.obd where {_legitimate('diesel.obd')}"
+        ).fetchone()
+        assert diesel[0] <= 60 and limits.diesel_nox_ppm < diesel[1] <= 1800
+
+
 def test_clean_values_stay_in_plausible_ranges(at_horizon: Served) -> None:
     with at_horizon.connect() as conn:
         load = conn.execute(
@@ -438,6 +498,23 @@ def test_clean_values_stay_in_plausible_ranges(at_horizon: Served) -> None:
         assert over == 0
         names = [r[0] for r in conn.execute("select name from staff.worker")]
         assert all(re.fullmatch(r"[\u4e00-\u9fff]{2,3}", name) for name in names)
+
+
+@pytest.mark.parametrize("seed", [8, 9])
+def test_every_threshold_is_crossed_in_a_three_day_span(make_context: Callable[..., GenContext], seed: int) -> None:
+    """The smallest span and scale still give the analysis downstream every kind of exceedance."""
+    ctx = make_context(name=f"citymgmt-3d-{seed}", seed=seed, days=3)
+    truth = generate(ctx).truth["exceedances"]
+    chains = {chain.restaurant_id for chain in ctx.scenario.fume_chains}
+    with CitymgmtDatabase(ctx.dataset) as db:
+        for now, count, sensors in ((ctx.end, "count_at_end", "sensors_at_end"), (ctx.horizon, "count", "sensors")):
+            db.on_clock(now)
+            with psycopg.connect(db.uri) as conn:
+                found = _exceedances(conn)
+            for kind, (n, names) in found.items():
+                assert n > 0, f"no legitimate {kind} exceedance at {now}"
+                assert (n, names) == (truth[kind][count], truth[kind][sensors]), (kind, now)
+            assert set(found["fume"][1]) - chains, now
 
 
 # --- hotline orders become grid cases ----------------------------------------------------------------------
@@ -600,6 +677,47 @@ def _dirty_ids(conn: psycopg.Connection, kind: str) -> list[int]:
     for name, rule in _ROW_RULES[kind].items():
         ids += [r[0] for r in conn.execute(f"select {PK[name]} from {name} where {rule}")]
     return sorted(ids)
+
+
+def _legitimate(name: str) -> str:
+    """The rows of ``name`` as served that count as readings: not soft-deleted, no row rule of dirty data
+    (a corrected row counts with its served value)."""
+    rules = [by_table[name] for kind, by_table in _ROW_RULES.items() if kind != "correction" and name in by_table]
+    return " and ".join(["deleted_at is null", *(f"not ({rule})" for rule in rules)])
+
+
+def _exceedances(conn: psycopg.Connection) -> dict[str, tuple[int, list[str]]]:
+    """Kind → (legitimate readings over reference.md's threshold, the sensors or lots that have any)."""
+    t = get_settings().thresholds
+    lot = "join traffic.parking_lot l on l.lot_id = r.lot_id"
+    kinds: dict[str, tuple[str, str, str, str, tuple[float, ...]]] = {
+        "fume": ("fume.reading", "restaurant_id", "", "r.concentration_mg_m3 > %s", (t.fume_mg_m3,)),
+        "dust": ("dust.reading", "sensor_id", "", "r.dust_load_g_m2 > %s", (t.dust_load_g_m2,)),
+        "dust_severe": ("dust.reading", "sensor_id", "", "r.dust_load_g_m2 > %s", (t.dust_load_severe_g_m2,)),
+        "diesel_nox": (
+            "diesel.obd",
+            "vin_hash",
+            "",
+            "r.nox_ppm > %s and r.speed_kmh > %s",
+            (t.diesel_nox_ppm, t.diesel_min_speed_kmh),
+        ),
+        "parking_saturation": (
+            "traffic.occupancy",
+            "lot_id",
+            lot,
+            "r.occupied > %s * l.capacity",
+            (t.parking_saturation,),
+        ),
+    }
+    found = {}
+    for kind, (name, sensor, join, over, params) in kinds.items():
+        rows = conn.execute(
+            f"select r.{sensor}, count(*) from (select * from {name} where {_legitimate(name)}) r {join} "
+            f"where {over} group by 1",
+            params,
+        ).fetchall()
+        found[kind] = (sum(n for _, n in rows), sorted(str(sensor_id) for sensor_id, _ in rows))
+    return found
 
 
 _SERIES = {

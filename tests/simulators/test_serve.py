@@ -123,7 +123,8 @@ def test_moving_the_clock_reveals_changes_on_every_live_platform(served) -> None
 def test_serve_generates_prints_the_connections_and_stops_everything_on_interrupt(tmp_path: Path) -> None:
     env = dict(os.environ, GRIDLAKE_HOME=str(tmp_path), GRIDLAKE_SIM_HOTLINE_PORT="0",
                GRIDLAKE_SIM_ENFORCEMENT_PORT="0", GRIDLAKE_SIM_CREDIT_PORT="0", GRIDLAKE_SIM_CITYMGMT_PORT="0",
-               GRIDLAKE_SIM_CREDIT_LATENCY_S="[0, 0]", GRIDLAKE_SIM_ERROR_RATE="0")
+               GRIDLAKE_SIM_CREDIT_LATENCY_S="[0, 0]", GRIDLAKE_SIM_ERROR_RATE="0",
+               GRIDLAKE_SIM_CITYMGMT_PASSWORD="from the environment")
     command = [sys.executable, "-m", "gridlake", "sim", "serve", "--scale", "0.01", "--days", "3",
                "--end", "2026-11-20"]
     process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -137,6 +138,10 @@ def test_serve_generates_prints_the_connections_and_stops_everything_on_interrup
         hotline = json.loads(shlex.split(exports[0].split("=", 1)[1])[0])
         answer = httpx.get(f"{hotline['host']}/services.json", headers={"X-API-Key": hotline["password"]})
         assert answer.status_code == 200
+        uri = shlex.split(exports[1].split("=", 1)[1])[0]
+        assert "from%20the%20environment@" in uri  # the configured password, escaped in the URI
+        with psycopg.connect(uri) as con:
+            assert con.execute("select count(*) from grid.cell").fetchone()[0] > 0
     finally:
         process.send_signal(signal.SIGINT)
         process.wait(timeout=60)
@@ -144,6 +149,5 @@ def test_serve_generates_prints_the_connections_and_stops_everything_on_interrup
     assert (tmp_path / "sim" / "default" / "truth.json").exists()
     with pytest.raises(httpx.ConnectError):
         httpx.get(f"{hotline['host']}/services.json", headers={"X-API-Key": hotline["password"]})
-    uri = shlex.split(exports[1].split("=", 1)[1])[0]
     with pytest.raises(psycopg.OperationalError):
         psycopg.connect(uri, connect_timeout=3)
