@@ -8,7 +8,6 @@ specs/README.md that reach them. ``stop()`` stops everything it started.
 from __future__ import annotations
 
 import json
-import shlex
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -115,6 +114,9 @@ class Simulators:
 
     def exports(self) -> list[str]:
         """One ``export AIRFLOW_CONN_<ID>='...'`` line per connection, ready to paste into a shell."""
-        return [f"export AIRFLOW_CONN_{conn_id.upper()}="
-                + shlex.quote(conn if isinstance(conn, str) else json.dumps(conn, ensure_ascii=False))
-                for conn_id, conn in self.connections().items()]
+        lines = []
+        for conn_id, conn in self.connections().items():
+            value = conn if isinstance(conn, str) else json.dumps(conn, ensure_ascii=False)
+            quoted = "'" + value.replace("'", "'\"'\"'") + "'"  # always single-quoted, safe to paste
+            lines.append(f"export AIRFLOW_CONN_{conn_id.upper()}={quoted}")
+        return lines

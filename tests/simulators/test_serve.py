@@ -53,7 +53,9 @@ def test_the_exports_are_airflow_connections_for_every_platform(served) -> None:
     names = [re.match(r"export AIRFLOW_CONN_([A-Z_]+)=", line).group(1).lower() for line in lines]
     assert names == list(CONNECTION_IDS)
     for name, line in zip(names, lines):
-        value = shlex.split(line.split("=", 1)[1])[0]
+        quoted = line.split("=", 1)[1]
+        assert quoted.startswith("'") and quoted.endswith("'")
+        value = shlex.split(quoted)[0]
         if name == "citymgmt_db":  # the libpq URI of specs/README.md
             assert re.fullmatch(r"postgresql://reader:[^@]+@127\.0\.0\.1:\d+/citymgmt", value)
         else:
