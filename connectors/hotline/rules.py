@@ -1,0 +1,323 @@
+"""Field rules of the hotline's records: a record as served becomes a landed row or a quarantined record.
+
+A record is quarantined (never dropped, never stopping the load) when it breaks the declared schema (a field
+of the wrong JSON type, a missing id or updated time) or a field rule of specs/hotline.md's dirty-data list.
+The reason is a short stable code, counted per batch; the first rule a record breaks is the one reported:
+
+- ``schema_mismatch``: not an object, a missing ``service_request_id``/``updated_datetime``, a wrong JSON type
+- ``time_unparseable``: a datetime that is not ISO 8601 (one without an offset is fine: it is +08:00)
+- ``time_in_future``: ``updated_datetime`` later than the platform's now (it would push the cursor past
+  versions not yet read)
+- ``lat_long_zero``, ``lat_long_swapped``, ``outside_beijing``: coordinates (WGS84) that cannot be the place
+- ``unknown_service_code``: a ``service_code`` (after full-width/space normalisation) not in /services.json
+- ``description_control_chars``, ``description_too_long``: the citizen's words, broken
+- ``unknown_status``: a status other than open/closed
+
+What is dirty but usable is landed as served and left to staging: full-width codes, a street code missing or
+of another district (the coordinates and the community still place the order), times without an offset.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import math
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pyarrow as pa
+
+from connectors.hotline.schema import DISPATCH_TYPE, EXTENSION_FIELDS, OPEN311_FIELDS, RETURN_VISIT_TYPE, SERVICE_FIELDS
+from gridlake.lake import QuarantinedRecord
+
+__all__ = [
+    "BEIJING_BOX",
+    "MAX_DESCRIPTION",
+    "REASONS",
+    "Checked",
+    "RequestRules",
+    "check_request",
+    "check_service",
+    "hash_phone",
+    "normalise_code",
+    "parse_time",
+    "version_key",
+]
+
+TZ = ZoneInfo("Asia/Shanghai")
+# Beijing municipality's extent (WGS84: lat_min, lat_max, lon_min, lon_max), with a small margin: a point
+# outside it is not a Beijing hotline matter's place. The district's own box is narrower (settings), but a
+# point a few hundred metres past the district line is a call taker's pin, not dirty data.
+BEIJING_BOX = (39.40, 41.10, 115.40, 117.55)
+MAX_DESCRIPTION = 4000
+STATUSES = frozenset({"open", "closed"})
+REASONS = (
+    "schema_mismatch", "time_unparseable", "time_in_future", "lat_long_zero", "lat_long_swapped",
+    "outside_beijing", "unknown_service_code", "description_control_chars", "description_too_long",
+    "unknown_status",
+)
+# C0 controls but tab and newline (which are text), DEL, and the C1 controls.
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_DISPATCH_FIELDS = {f.name: f.type for f in DISPATCH_TYPE}
+_VISIT_FIELDS = {f.name: f.type for f in RETURN_VISIT_TYPE}
+_EXTENSIONS_SERVED = (set(EXTENSION_FIELDS) - {"complainant_phone_hash"}) | {"complainant"}
+_COMPLAINANT_FIELDS = {"name", "phone"}
+
+
+class _Reject(Exception):
+    def __init__(self, field: str | None, reason: str) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.field = field
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class RequestRules:
+    """What the rules of a work order need: the known service codes, the platform's now, the PII salt."""
+
+    service_codes: frozenset[str]
+    now: datetime
+    pii_salt: bytes
+    future_tolerance: timedelta = timedelta(minutes=5)
+
+
+@dataclass
+class Checked:
+    """The outcome of checking one record: a row to land or a record to quarantine, and what was noticed."""
+
+    row: dict[str, Any] | None = None
+    quarantined: QuarantinedRecord | None = None
+    drift: list[str] = field(default_factory=list)
+    without_offset: bool = False
+
+
+def parse_time(text: str) -> tuple[datetime, bool]:
+    """An ISO 8601 datetime as an aware datetime, and whether it came without an offset (then +08:00)."""
+    moment = datetime.fromisoformat(text.strip())
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=TZ), True
+    return moment, False
+
+
+def version_key(item: Any) -> tuple[str, str]:
+    """(service_request_id, updated instant) of a record as served: what makes a version one version.
+
+    Two spellings of one instant (``Z`` and ``+08:00``) are one version; an unparseable time keys by its text.
+    """
+    if not isinstance(item, dict):
+        return ("", json.dumps(item, ensure_ascii=False, default=str))
+    record_id = str(item.get("service_request_id"))
+    updated = item.get("updated_datetime")
+    if isinstance(updated, str):
+        try:
+            return (record_id, parse_time(updated)[0].astimezone(TZ).isoformat())
+        except ValueError:
+            pass
+    return (record_id, f"raw:{updated!r}")
+
+
+def normalise_code(value: str) -> str:
+    """A code as the platform meant it: full-width to half-width, spaces (any width) removed."""
+    return "".join(unicodedata.normalize("NFKC", value).split())
+
+
+def hash_phone(phone: str | None, salt: bytes) -> str | None:
+    """A keyed hash of a phone number (digits only, +86 dropped), so one complainant hashes alike everywhere."""
+    if phone is None:
+        return None
+    digits = "".join(ch for ch in unicodedata.normalize("NFKC", phone) if ch.isdigit())
+    if len(digits) == 15 and digits.startswith("0086"):
+        digits = digits[4:]
+    elif len(digits) == 13 and digits.startswith("86"):
+        digits = digits[2:]
+    if not digits:
+        return None
+    return hmac.new(salt, digits.encode(), hashlib.sha256).hexdigest()
+
+
+class _Converter:
+    """Converts one record's values to the declared types, noting drift and times without an offset."""
+
+    def __init__(self) -> None:
+        self.extra: dict[str, Any] = {}
+        self.drift: list[str] = []
+        self.without_offset = False
+
+    def value(self, path: str, raw: Any, kind: pa.DataType) -> Any:
+        if raw is None:
+            return None
+        if pa.types.is_string(kind):
+            if not isinstance(raw, str):
+                raise _Reject(path, "schema_mismatch")
+            return raw
+        if pa.types.is_timestamp(kind):
+            if not isinstance(raw, str):
+                raise _Reject(path, "schema_mismatch")
+            if not raw.strip():
+                return None
+            try:
+                moment, naive = parse_time(raw)
+            except ValueError:
+                raise _Reject(path, "time_unparseable") from None
+            self.without_offset |= naive
+            return moment
+        if pa.types.is_floating(kind):
+            if isinstance(raw, bool):
+                raise _Reject(path, "schema_mismatch")
+            try:
+                number = float(raw)
+            except (TypeError, ValueError):
+                raise _Reject(path, "schema_mismatch") from None
+            if not math.isfinite(number):
+                raise _Reject(path, "schema_mismatch")
+            return number
+        if pa.types.is_boolean(kind):
+            if not isinstance(raw, bool):
+                raise _Reject(path, "schema_mismatch")
+            return raw
+        raise AssertionError(f"no conversion for {kind}")  # the schemas above use only the kinds handled
+
+    def obj(self, path: str, raw: Any, fields: dict[str, pa.DataType]) -> dict[str, Any] | None:
+        if raw is None:
+            return None
+        if not isinstance(raw, dict):
+            raise _Reject(path, "schema_mismatch")
+        out = {name: self.value(f"{path}.{name}", raw.get(name), kind) for name, kind in fields.items()}
+        self.unknown(path, raw, fields)
+        return out
+
+    def unknown(self, path: str, raw: dict[str, Any], known: Any, *, land: bool = True) -> None:
+        for name in raw:
+            if name not in known:
+                where = f"{path}.{name}" if path else name
+                self.drift.append(where)
+                if land:
+                    self.extra[where] = raw[name]
+
+
+def check_request(item: Any, rules: RequestRules) -> Checked:
+    """Check one work order as served: the row to land (declared schema, PII removed) or why not."""
+    convert = _Converter()
+    try:
+        row = _request_row(item, rules, convert)
+        _field_rules(row, rules)
+    except _Reject as reject:
+        record_id = item.get("service_request_id") if isinstance(item, dict) else None
+        return Checked(
+            quarantined=QuarantinedRecord(record_id=None if record_id is None else str(record_id),
+                                          field=reject.field, reason=reject.reason,
+                                          raw=_masked_json(item, rules.pii_salt)),
+            drift=convert.drift, without_offset=convert.without_offset)
+    return Checked(row=row, drift=convert.drift, without_offset=convert.without_offset)
+
+
+def _request_row(item: Any, rules: RequestRules, convert: _Converter) -> dict[str, Any]:
+    if not isinstance(item, dict):
+        raise _Reject(None, "schema_mismatch")
+    for required in ("service_request_id", "updated_datetime"):
+        value = item.get(required)
+        if not isinstance(value, str) or not value.strip():
+            raise _Reject(required, "schema_mismatch")
+    row = {name: convert.value(name, item.get(name), kind) for name, kind in OPEN311_FIELDS.items()}
+    convert.unknown("", item, set(OPEN311_FIELDS) | {"extended_attributes"})
+
+    ext = item.get("extended_attributes")
+    if ext is None:
+        ext = {}
+    if not isinstance(ext, dict):
+        raise _Reject("extended_attributes", "schema_mismatch")
+    for name, kind in EXTENSION_FIELDS.items():
+        path = f"extended_attributes.{name}"
+        if name == "dispatches":
+            raw = ext.get(name)
+            if raw is not None and not isinstance(raw, list):
+                raise _Reject(path, "schema_mismatch")
+            row[name] = None if raw is None else [
+                convert.obj(f"{path}[{k}]", each, _DISPATCH_FIELDS) for k, each in enumerate(raw)]
+            if row[name] and any(each is None for each in row[name]):
+                raise _Reject(path, "schema_mismatch")
+        elif name == "return_visit":
+            row[name] = convert.obj(path, ext.get(name), _VISIT_FIELDS)
+        elif name == "complainant_phone_hash":
+            row[name] = _phone_hash(ext.get("complainant"), rules.pii_salt, convert)
+        else:
+            row[name] = convert.value(path, ext.get(name), kind)
+    convert.unknown("extended_attributes", ext, _EXTENSIONS_SERVED)
+    row["extra_fields"] = json.dumps(convert.extra, ensure_ascii=False, default=str) if convert.extra else None
+    return row
+
+
+def _phone_hash(complainant: Any, salt: bytes, convert: _Converter) -> str | None:
+    path = "extended_attributes.complainant"
+    if complainant is None:
+        return None
+    if not isinstance(complainant, dict):
+        raise _Reject(path, "schema_mismatch")
+    # Unknown complainant fields are personal data too: reported as drift, never landed.
+    convert.unknown(path, complainant, _COMPLAINANT_FIELDS, land=False)
+    phone = complainant.get("phone")
+    if phone is not None and not isinstance(phone, str | int):
+        raise _Reject(f"{path}.phone", "schema_mismatch")
+    return hash_phone(None if phone is None else str(phone), salt)
+
+
+def _field_rules(row: dict[str, Any], rules: RequestRules) -> None:
+    if row["updated_datetime"] > rules.now + rules.future_tolerance:
+        raise _Reject("updated_datetime", "time_in_future")
+    lat, lon = row["lat"], row["long"]
+    if lat is not None and lon is not None:
+        lat_min, lat_max, lon_min, lon_max = BEIJING_BOX
+        if lat == 0 or lon == 0:
+            raise _Reject("lat", "lat_long_zero")
+        if not (lat_min <= lat <= lat_max and lon_min <= lon <= lon_max):
+            swapped = lat_min <= lon <= lat_max and lon_min <= lat <= lon_max
+            raise _Reject("lat", "lat_long_swapped" if swapped else "outside_beijing")
+    code = row["service_code"]
+    if code is None or normalise_code(code) not in rules.service_codes:
+        raise _Reject("service_code", "unknown_service_code")
+    description = row["description"]
+    if description is not None:
+        if _CONTROL.search(description):
+            raise _Reject("description", "description_control_chars")
+        if len(description) > MAX_DESCRIPTION:
+            raise _Reject("description", "description_too_long")
+    if row["status"] not in STATUSES:
+        raise _Reject("status", "unknown_status")
+
+
+def _masked_json(item: Any, salt: bytes) -> str:
+    """The record as served for the quarantine, with the complainant replaced by the phone's hash."""
+    if isinstance(item, dict) and isinstance(item.get("extended_attributes"), dict) \
+            and "complainant" in item["extended_attributes"]:
+        ext = dict(item["extended_attributes"])
+        complainant = ext["complainant"]
+        phone = complainant.get("phone") if isinstance(complainant, dict) else None
+        ext["complainant"] = {"phone_hash": hash_phone(str(phone), salt) if phone is not None else None,
+                              "name": "[removed]" if complainant is not None else None}
+        item = {**item, "extended_attributes": ext}
+    return json.dumps(item, ensure_ascii=False, default=str)
+
+
+def check_service(item: Any) -> Checked:
+    """Check one service of /services.json: the row to land or why not."""
+    convert = _Converter()
+    try:
+        if not isinstance(item, dict):
+            raise _Reject(None, "schema_mismatch")
+        code = item.get("service_code")
+        if not isinstance(code, str) or not code.strip():
+            raise _Reject("service_code", "schema_mismatch")
+        row = {name: convert.value(name, item.get(name), kind) for name, kind in SERVICE_FIELDS.items()}
+        convert.unknown("", item, SERVICE_FIELDS)
+        row["extra_fields"] = json.dumps(convert.extra, ensure_ascii=False, default=str) if convert.extra else None
+    except _Reject as reject:
+        record_id = item.get("service_code") if isinstance(item, dict) else None
+        return Checked(quarantined=QuarantinedRecord(
+            record_id=None if record_id is None else str(record_id), field=reject.field, reason=reject.reason,
+            raw=json.dumps(item, ensure_ascii=False, default=str)), drift=convert.drift)
+    return Checked(row=row, drift=convert.drift)
