@@ -1,0 +1,19 @@
+"""The city-management fusion platform (城市管理融合平台) and the grid platform: a PostgreSQL replica, read with ADBC."""
+
+from __future__ import annotations
+
+from connectors.citymgmt.load import CONN_ID, DEFAULT_BATCH_ROWS, CitymgmtError, load_all, load_table
+from connectors.citymgmt.rules import REASONS
+from connectors.citymgmt.schema import PLATFORM, TABLES, SourceTable
+
+__all__ = [
+    "CONN_ID",
+    "DEFAULT_BATCH_ROWS",
+    "PLATFORM",
+    "REASONS",
+    "TABLES",
+    "CitymgmtError",
+    "SourceTable",
+    "load_all",
+    "load_table",
+]
