@@ -1,4 +1,4 @@
-"""The city-management fusion platform (城市管理融合平台) and the grid platform: a PostgreSQL replica, read with ADBC."""
+"""The city-management fusion platform (城市管理融合平台) and grid platform: a PostgreSQL replica, via ADBC."""
 
 from __future__ import annotations
 

@@ -43,7 +43,7 @@ CASES_PATH = "/api/v1/cases"
 MATTERS_PATH = "/api/v1/matters"
 MAX_PAGE_SIZE = 500
 _TRANSIENT_STATUS = frozenset({429, 500, 502, 503, 504})
-_RENEW_MARGIN_S = 60.0  # renew a token this long before the platform says it expires
+_RENEW_MARGIN_S = 60.0  # renew a token this long before the platform says it expires (at most a tenth of it)
 
 
 class EnforcementError(RuntimeError):
@@ -163,7 +163,7 @@ class EnforcementClient:
         expires_in = data.get("expires_in")
         lifetime = float(expires_in) if isinstance(expires_in, int | float) and expires_in > 0 else 3600.0
         self._token = token
-        self._token_until = time.monotonic() + max(0.0, lifetime - _RENEW_MARGIN_S)
+        self._token_until = time.monotonic() + lifetime - min(_RENEW_MARGIN_S, lifetime / 10)
         self.token_renewals += 1
         return token
 
