@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import date, datetime, timedelta
 
 import pytest
@@ -35,23 +35,34 @@ def make_context(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., GenC
     return make
 
 
-@pytest.fixture(scope="session")
-def generated(tmp_path_factory: pytest.TempPathFactory):
-    """A whole dataset of the five platforms, generated once per session with the orchestrator."""
+def generate_dataset(tmp_path_factory: pytest.TempPathFactory, name: str) -> Dataset:
+    """A whole dataset of the five platforms at the test settings, generated with the orchestrator."""
     from simulators.generate import generate
 
-    dataset = Dataset(tmp_path_factory.mktemp("generated") / "sim" / "test")
+    dataset = Dataset(tmp_path_factory.mktemp(name) / "sim" / "test")
     generate(dataset, seed=TEST_SEED, scale=TEST_SCALE, days=TEST_DAYS, end=TEST_END, log=lambda _: None)
     return dataset
 
 
-@pytest.fixture(scope="session")
-def served(generated):
-    """The five platforms of ``generated``, running on free loopback ports, with no artificial latency."""
+def serve_dataset(dataset: Dataset) -> Iterator:
+    """The five platforms of a dataset on free loopback ports, with no artificial latency, errors or limits."""
     from simulators.serve import Simulators
     from simulators.settings import SimSettings
 
     settings = SimSettings(hotline_port=0, enforcement_port=0, credit_port=0, citymgmt_port=0,
                            credit_latency_s=(0.0, 0.0), error_rate=0.0, rate_limit_per_s=0.0)
-    with Simulators(generated, settings=settings) as sims:
+    with Simulators(dataset, settings=settings) as sims:
         yield sims
+
+
+@pytest.fixture(scope="session")
+def generated(tmp_path_factory: pytest.TempPathFactory) -> Dataset:
+    """A whole dataset of the five platforms, generated once per session."""
+    return generate_dataset(tmp_path_factory, "generated")
+
+
+@pytest.fixture(scope="session")
+def served(generated: Dataset) -> Iterator:
+    """The five platforms of ``generated``, running. Tests move its clock forward only; the connector tests
+    have a district of their own (tests/connectors/conftest.py), so their clock moves do not reach these."""
+    yield from serve_dataset(generated)
