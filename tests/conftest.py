@@ -11,12 +11,7 @@ from simulators.dataset import Dataset
 from simulators.generate import HORIZON, GenContext
 from simulators.scenario import TZ, plan_scenario
 from simulators.world import build_world
-
-# A small district over ten November days (the heating season starts): fast to generate, every pattern there.
-TEST_SEED = 7
-TEST_SCALE = 0.02
-TEST_DAYS = 10
-TEST_END = date(2026, 11, 20)
+from tests.support import TEST_DAYS, TEST_END, TEST_SCALE, TEST_SEED, generate_dataset, serve_dataset
 
 
 @pytest.fixture(scope="session")
@@ -33,26 +28,6 @@ def make_context(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., GenC
                           seed=seed, start=start_at, end=end_at, horizon=end_at + HORIZON, log=lambda _: None)
 
     return make
-
-
-def generate_dataset(tmp_path_factory: pytest.TempPathFactory, name: str) -> Dataset:
-    """A whole dataset of the five platforms at the test settings, generated with the orchestrator."""
-    from simulators.generate import generate
-
-    dataset = Dataset(tmp_path_factory.mktemp(name) / "sim" / "test")
-    generate(dataset, seed=TEST_SEED, scale=TEST_SCALE, days=TEST_DAYS, end=TEST_END, log=lambda _: None)
-    return dataset
-
-
-def serve_dataset(dataset: Dataset) -> Iterator:
-    """The five platforms of a dataset on free loopback ports, with no artificial latency, errors or limits."""
-    from simulators.serve import Simulators
-    from simulators.settings import SimSettings
-
-    settings = SimSettings(hotline_port=0, enforcement_port=0, credit_port=0, citymgmt_port=0,
-                           credit_latency_s=(0.0, 0.0), error_rate=0.0, rate_limit_per_s=0.0)
-    with Simulators(dataset, settings=settings) as sims:
-        yield sims
 
 
 @pytest.fixture(scope="session")

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.conftest import generate_dataset, serve_dataset
+from tests.support import generate_dataset, serve_dataset
 
 
 @pytest.fixture(scope="session")
