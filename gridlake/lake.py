@@ -44,6 +44,7 @@ __all__ = [
     "QUARANTINE_SCHEMA",
     "QuarantinedRecord",
     "ReconciliationError",
+    "file_sha256",
     "schema_fingerprint",
 ]
 
@@ -97,7 +98,8 @@ def schema_fingerprint(schema: pa.Schema) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
+    """The sha256 of a file, read in blocks (the manifests' checksums)."""
     digest = hashlib.sha256()
     with path.open("rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
@@ -241,7 +243,7 @@ class Load:
         staged.parent.mkdir(parents=True, exist_ok=True)
         pq.write_table(table, staged, compression="zstd")
         self._files.append({"zone": zone, "path": str(relative), "staged": str(staged.relative_to(self._staging)),
-                            "rows": table.num_rows, "sha256": _sha256(staged)})
+                            "rows": table.num_rows, "sha256": file_sha256(staged)})
         self._on_step(f"staged:{zone}:{number}")
 
     def _stamp(self, table: pa.Table) -> pa.Table:

@@ -21,7 +21,7 @@ from typing import Any
 import pyarrow as pa
 
 from connectors.credit.client import MAX_PAGE_SIZE, PLATFORM, CreditClient, CreditError, Page, RetryPolicy
-from connectors.credit.rules import TZ, check, parse_time, version_key
+from connectors.credit.rules import TZ, check, parse_instant, version_key
 from connectors.credit.schema import SCHEMAS
 from gridlake.connections import get_connection
 from gridlake.lake import BatchManifest, Lake, QuarantinedRecord
@@ -66,7 +66,7 @@ def _load(entity: str, lake: Lake, conn: Any, *, page_size: int, policy: RetryPo
         drift: Counter[str] = Counter()
         read = pages = repeats = 0
         total: int | None = None
-        if since is None or parse_time(since) < probe.date:  # else the window [since, snapshot) is empty
+        if since is None or parse_instant(since) < probe.date:  # else the window [since, snapshot) is empty
             offset = 0
             while True:
                 page = client.page(entity, offset=offset, limit=page_size, updated_since=since,
@@ -108,7 +108,7 @@ def _load(entity: str, lake: Lake, conn: Any, *, page_size: int, policy: RetryPo
         load.write(pa.Table.from_pylist(rows, schema=schema))
         load.quarantine(quarantined)
         return load.commit(
-            cursor_to={"updated_since": max(snapshot, since, key=parse_time) if since else snapshot},
+            cursor_to={"updated_since": max(snapshot, since, key=parse_instant) if since else snapshot},
             rows_read=read,
             extra={
                 "snapshot": snapshot,

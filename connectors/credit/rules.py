@@ -16,22 +16,15 @@ Personal data: ``legal_representative`` is not landed, and the quarantine's copy
 from __future__ import annotations
 
 import json
-import math
-from dataclasses import dataclass, field
-from datetime import date, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
-
-import pyarrow as pa
 
 from connectors.credit.schema import RECORD_FIELDS, SUBJECT_FIELDS
 from gridlake import uscc
-from gridlake.lake import QuarantinedRecord
+from gridlake.records import TZ, Checked, Converter, Rejected, parse_instant, to_micros
 
-__all__ = ["KEYS", "PERSONAL_FIELDS", "REASONS", "Checked", "check", "mask", "parse_time", "to_micros",
+__all__ = ["KEYS", "PERSONAL_FIELDS", "REASONS", "Checked", "TZ", "check", "mask", "parse_instant", "to_micros",
            "version_key"]
 
-TZ = ZoneInfo("Asia/Shanghai")
 KEYS = {"subjects": "uscc", "records": "record_id"}
 PERSONAL_FIELDS = {"subjects": frozenset({"legal_representative"}), "records": frozenset()}
 REASONS = ("schema_mismatch", "time_unparseable", "registration_number", "uscc_bad_check",
@@ -40,40 +33,13 @@ _FIELDS = {"subjects": SUBJECT_FIELDS, "records": RECORD_FIELDS}
 _REMOVED = "[removed]"
 
 
-class _Reject(Exception):
-    def __init__(self, field: str | None, reason: str) -> None:
-        super().__init__(f"{field}: {reason}")
-        self.field = field
-        self.reason = reason
-
-
-@dataclass(frozen=True)
-class Checked:
-    """A version checked: the row to land, or the record to quarantine; and the undeclared fields seen."""
-
-    row: dict[str, Any] | None = None
-    quarantined: QuarantinedRecord | None = None
-    drift: list[str] = field(default_factory=list)
-
-
-def parse_time(text: str) -> datetime:
-    """An ISO 8601 instant; one without an offset is the district's local time (+08:00)."""
-    moment = datetime.fromisoformat(text.strip())
-    return moment if moment.tzinfo else moment.replace(tzinfo=TZ)
-
-
-def to_micros(moment: datetime) -> int:
-    """An instant as whole microseconds since the epoch (exact, unlike a float timestamp)."""
-    return int(moment.timestamp()) * 1_000_000 + moment.microsecond
-
-
 def version_key(entity: str, item: Any) -> tuple[str, int] | None:
     """(key as served, updated_at in µs) of a served version, or None when either is unreadable."""
     key = KEYS[entity]
     if not isinstance(item, dict) or not isinstance(item.get(key), str) or not isinstance(item.get("updated_at"), str):
         return None
     try:
-        return item[key], to_micros(parse_time(item["updated_at"]))
+        return item[key], to_micros(parse_instant(item["updated_at"]))
     except ValueError:
         return None
 
@@ -92,11 +58,12 @@ def check(entity: str, item: Any) -> Checked:
     drift: list[str] = []
     try:
         if not isinstance(item, dict):
-            raise _Reject(None, "schema_mismatch")
+            raise Rejected(None, "schema_mismatch")
         for name in (key, "uscc", "updated_at"):
             if not isinstance(item.get(name), str) or not item[name].strip():
-                raise _Reject(name, "schema_mismatch")
-        row = {name: _value(name, item.get(name), kind) for name, kind in fields.items()}
+                raise Rejected(name, "schema_mismatch")
+        convert = Converter()
+        row = {name: convert.value(name, item.get(name), kind) for name, kind in fields.items()}
         extra = {name: value for name, value in item.items()
                  if name not in fields and name not in PERSONAL_FIELDS[entity]}
         drift.extend(sorted(extra))
@@ -104,45 +71,20 @@ def check(entity: str, item: Any) -> Checked:
         row["uscc"] = _uscc(row["uscc"])
         if entity == "records" and row["valid_until"] is not None and row["decided_on"] is not None \
                 and row["valid_until"] < row["decided_on"]:
-            raise _Reject("valid_until", "valid_until_before_decided")
-    except _Reject as reject:
-        record_id = item.get(key) if isinstance(item, dict) else None
-        return Checked(quarantined=QuarantinedRecord(
-            record_id=None if record_id is None else str(record_id), field=reject.field, reason=reject.reason,
-            raw=mask(entity, item)), drift=drift)
+            raise Rejected("valid_until", "valid_until_before_decided")
+    except Rejected as reject:
+        return Checked.rejected(item.get(key) if isinstance(item, dict) else None, reject, mask(entity, item),
+                                drift=drift)
     return Checked(row=row, drift=drift)
 
 
 def _uscc(served: str) -> str:
     code = uscc.normalise(served)
     if code is not None and len(code) == 15 and code.isdigit():
-        raise _Reject("uscc", "registration_number")
+        raise Rejected("uscc", "registration_number")
     if not uscc.is_valid(code):
-        raise _Reject("uscc", "uscc_bad_check")
+        raise Rejected("uscc", "uscc_bad_check")
     assert code is not None
     return code
 
 
-def _value(path: str, raw: Any, kind: pa.DataType) -> Any:
-    if raw is None:
-        return None
-    if pa.types.is_string(kind):
-        if not isinstance(raw, str):
-            raise _Reject(path, "schema_mismatch")
-        return raw
-    if pa.types.is_boolean(kind):
-        if not isinstance(raw, bool):
-            raise _Reject(path, "schema_mismatch")
-        return raw
-    if pa.types.is_floating(kind):
-        if isinstance(raw, bool) or not isinstance(raw, int | float) or not math.isfinite(raw):
-            raise _Reject(path, "schema_mismatch")
-        return float(raw)
-    if pa.types.is_timestamp(kind) or pa.types.is_date(kind):
-        if not isinstance(raw, str):
-            raise _Reject(path, "schema_mismatch")
-        try:
-            return parse_time(raw) if pa.types.is_timestamp(kind) else date.fromisoformat(raw.strip())
-        except ValueError:
-            raise _Reject(path, "time_unparseable") from None
-    raise TypeError(f"no conversion for {path} of type {kind}")  # a schema this module does not know

@@ -31,7 +31,7 @@ from connectors.enforcement.client import (
     EnforcementError,
     RetryPolicy,
 )
-from connectors.enforcement.rules import TZ, check_case, mask_case, matter_rows, parse_time, to_micros, version_key
+from connectors.enforcement.rules import TZ, check_case, mask_case, matter_rows, parse_instant, to_micros, version_key
 from connectors.enforcement.schema import CASE_SCHEMA, MATTER_SCHEMA
 from gridlake.connections import get_connection
 from gridlake.lake import BatchManifest, Lake, QuarantinedRecord
@@ -174,7 +174,7 @@ class _Newest:
     def of(cls, cursor: dict[str, Any]) -> _Newest:
         if not cursor.get("updated_at"):
             return cls(None, set())
-        return cls(to_micros(parse_time(cursor["updated_at"])), set(cursor.get("case_ids_at") or []))
+        return cls(to_micros(parse_instant(cursor["updated_at"])), set(cursor.get("case_ids_at") or []))
 
     def keys(self) -> set[tuple[str, int]]:
         return {(case_id, self.at) for case_id in self.ids} if self.at is not None else set()

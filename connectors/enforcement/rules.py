@@ -20,33 +20,29 @@ quarantine's copy of the record has it masked.
 from __future__ import annotations
 
 import json
-import math
-from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pyarrow as pa
 
 from connectors.enforcement.schema import CASE_FIELDS, PARTY_TYPE
 from gridlake import uscc
-from gridlake.lake import QuarantinedRecord
+from gridlake.records import TZ, Checked, Converter, Rejected, parse_instant, to_micros
 from gridlake.reference import to_half_width
 
 __all__ = [
     "MAX_PENALTY_CNY",
     "REASONS",
+    "TZ",
     "Checked",
     "check_case",
     "mask_case",
     "matter_rows",
     "normalise_code",
-    "parse_time",
+    "parse_instant",
     "to_micros",
     "version_key",
 ]
 
-TZ = ZoneInfo("Asia/Shanghai")
 MAX_PENALTY_CNY = 1_000_000
 REASONS = (
     "schema_mismatch", "time_unparseable", "unknown_matter_code", "enterprise_without_uscc", "uscc_bad_check",
@@ -56,31 +52,9 @@ _PARTY_FIELDS = {f.name for f in PARTY_TYPE} | {"id_number"}
 _REMOVED = "[removed]"
 
 
-class _Reject(Exception):
-    def __init__(self, field: str | None, reason: str) -> None:
-        super().__init__(f"{field}: {reason}")
-        self.field = field
-        self.reason = reason
-
-
-@dataclass(frozen=True)
-class Checked:
-    """A case version checked: the row to land, or the record to quarantine; and the undeclared fields seen."""
-
-    row: dict[str, Any] | None = None
-    quarantined: QuarantinedRecord | None = None
-    drift: list[str] = field(default_factory=list)
-
-
 def normalise_code(raw: str) -> str:
     """A code as the lists write it: half width, no spaces, upper case."""
     return "".join(to_half_width(raw).split()).upper()
-
-
-def parse_time(text: str) -> datetime:
-    """An ISO 8601 instant; one without an offset is the district's local time (+08:00)."""
-    moment = datetime.fromisoformat(text.strip())
-    return moment if moment.tzinfo else moment.replace(tzinfo=TZ)
 
 
 def version_key(item: Any) -> tuple[str, int] | None:
@@ -89,15 +63,10 @@ def version_key(item: Any) -> tuple[str, int] | None:
             or not isinstance(item.get("updated_at"), str):
         return None
     try:
-        moment = parse_time(item["updated_at"])
+        moment = parse_instant(item["updated_at"])
     except ValueError:
         return None
     return item["case_id"], to_micros(moment)
-
-
-def to_micros(moment: datetime) -> int:
-    """An instant as whole microseconds since the epoch (exact, unlike a float timestamp)."""
-    return int(moment.timestamp()) * 1_000_000 + moment.microsecond
 
 
 def mask_case(item: Any) -> str:
@@ -119,87 +88,61 @@ def check_case(item: Any, *, matter_codes: frozenset[str]) -> Checked:
     drift: list[str] = []
     try:
         if not isinstance(item, dict):
-            raise _Reject(None, "schema_mismatch")
+            raise Rejected(None, "schema_mismatch")
         for name in ("case_id", "updated_at"):
             if not isinstance(item.get(name), str) or not item[name].strip():
-                raise _Reject(name, "schema_mismatch")
+                raise Rejected(name, "schema_mismatch")
+        convert = Converter()
         row: dict[str, Any] = {}
         for name, kind in CASE_FIELDS.items():
             if name == "party":
-                row[name] = _party(item.get("party"), drift)
+                row[name] = _party(item.get("party"), drift, convert)
             else:
-                row[name] = _value(name, item.get(name), kind)
+                row[name] = convert.value(name, item.get(name), kind)
         extra = {key: value for key, value in item.items() if key not in CASE_FIELDS}
         drift.extend(sorted(extra))
         row["extra_fields"] = json.dumps(extra, ensure_ascii=False, default=str) if extra else None
         _field_rules(row, matter_codes)
-    except _Reject as reject:
-        record_id = item.get("case_id") if isinstance(item, dict) else None
-        return Checked(quarantined=QuarantinedRecord(
-            record_id=None if record_id is None else str(record_id), field=reject.field, reason=reject.reason,
-            raw=mask_case(item)), drift=drift)
+    except Rejected as reject:
+        return Checked.rejected(item.get("case_id") if isinstance(item, dict) else None, reject, mask_case(item),
+                                drift=drift)
     return Checked(row=row, drift=drift)
 
 
 def _field_rules(row: dict[str, Any], matter_codes: frozenset[str]) -> None:
     code = row["matter_code"]
     if code is None or normalise_code(code) not in matter_codes:
-        raise _Reject("matter_code", "unknown_matter_code")
+        raise Rejected("matter_code", "unknown_matter_code")
     row["matter_code"] = normalise_code(code)
     party = row["party"]
     if party is not None and party["type"] == "enterprise":
         code = uscc.normalise(party["uscc"])
         if code is None:
-            raise _Reject("party.uscc", "enterprise_without_uscc")
+            raise Rejected("party.uscc", "enterprise_without_uscc")
         if not uscc.is_valid(code):
-            raise _Reject("party.uscc", "uscc_bad_check")
+            raise Rejected("party.uscc", "uscc_bad_check")
         party["uscc"] = code
     elif party is not None and party["uscc"] is not None:
         party["uscc"] = uscc.normalise(party["uscc"])
     if row["closed_at"] is not None and row["filed_at"] is not None and row["closed_at"] < row["filed_at"]:
-        raise _Reject("closed_at", "closed_before_filed")
+        raise Rejected("closed_at", "closed_before_filed")
     penalty = row["penalty_cny"]
     if penalty is not None and penalty < 0:
-        raise _Reject("penalty_cny", "penalty_negative")
+        raise Rejected("penalty_cny", "penalty_negative")
     if penalty is not None and penalty > MAX_PENALTY_CNY:
-        raise _Reject("penalty_cny", "penalty_in_wan_cny")
+        raise Rejected("penalty_cny", "penalty_in_wan_cny")
 
 
-def _party(raw: Any, drift: list[str]) -> dict[str, Any] | None:
+def _party(raw: Any, drift: list[str], convert: Converter) -> dict[str, Any] | None:
     if raw is None:
         return None
     if not isinstance(raw, dict):
-        raise _Reject("party", "schema_mismatch")
+        raise Rejected("party", "schema_mismatch")
     drift.extend(f"party.{key}" for key in sorted(set(raw) - _PARTY_FIELDS))  # reported, never landed
-    party = {name: _value(f"party.{name}", raw.get(name), pa.string()) for name in ("type", "uscc", "name")}
+    party = {name: convert.value(f"party.{name}", raw.get(name), pa.string()) for name in ("type", "uscc", "name")}
     if party["type"] != "enterprise":
         party["name"] = None  # a person's name: personal data
     return party
-
-
-def _value(path: str, raw: Any, kind: pa.DataType) -> Any:
-    if raw is None:
-        return None
-    if pa.types.is_string(kind):
-        if not isinstance(raw, str):
-            raise _Reject(path, "schema_mismatch")
-        return raw
-    if pa.types.is_floating(kind):
-        if isinstance(raw, bool) or not isinstance(raw, int | float) or not math.isfinite(raw):
-            raise _Reject(path, "schema_mismatch")
-        return float(raw)
-    if pa.types.is_timestamp(kind):
-        if not isinstance(raw, str):
-            raise _Reject(path, "schema_mismatch")
-        try:
-            return parse_time(raw)
-        except ValueError:
-            raise _Reject(path, "time_unparseable") from None
-    if pa.types.is_list(kind):
-        if not isinstance(raw, list) or not all(isinstance(each, str) for each in raw):
-            raise _Reject(path, "schema_mismatch")
-        return list(raw)
-    raise TypeError(f"no conversion for {path} of type {kind}")  # a schema this module does not know
 
 
 def matter_rows(document: dict[str, Any]) -> list[dict[str, Any]]:

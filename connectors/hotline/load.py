@@ -39,7 +39,7 @@ from connectors.hotline.rules import (
     check_request,
     check_service,
     normalise_code,
-    parse_time,
+    parse_instant,
     version_key,
 )
 from connectors.hotline.schema import REQUEST_SCHEMA, SERVICE_SCHEMA
@@ -262,7 +262,7 @@ def _updated(item: Any) -> datetime | None:
     if not isinstance(value, str):
         return None
     try:
-        return parse_time(value)[0]
+        return parse_instant(value)
     except ValueError:
         return None
 

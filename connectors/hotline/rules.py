@@ -22,18 +22,14 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import math
 import re
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
-
-import pyarrow as pa
 
 from connectors.hotline.schema import DISPATCH_TYPE, EXTENSION_FIELDS, OPEN311_FIELDS, RETURN_VISIT_TYPE, SERVICE_FIELDS
-from gridlake.lake import QuarantinedRecord
+from gridlake.records import TZ, Checked, Converter, Rejected, parse_instant
 
 __all__ = [
     "BEIJING_BOX",
@@ -45,11 +41,10 @@ __all__ = [
     "check_service",
     "hash_phone",
     "normalise_code",
-    "parse_time",
+    "parse_instant",
     "version_key",
 ]
 
-TZ = ZoneInfo("Asia/Shanghai")
 # Beijing municipality's extent (WGS84: lat_min, lat_max, lon_min, lon_max), with a small margin: a point
 # outside it is not a Beijing hotline matter's place. The district's own box is narrower (settings), but a
 # point a few hundred metres past the district line is a call taker's pin, not dirty data.
@@ -69,13 +64,6 @@ _EXTENSIONS_SERVED = (set(EXTENSION_FIELDS) - {"complainant_phone_hash"}) | {"co
 _COMPLAINANT_FIELDS = {"name", "phone"}
 
 
-class _Reject(Exception):
-    def __init__(self, field: str | None, reason: str) -> None:
-        super().__init__(f"{field}: {reason}")
-        self.field = field
-        self.reason = reason
-
-
 @dataclass(frozen=True)
 class RequestRules:
     """What the rules of a work order need: the known service codes, the platform's now, the PII salt."""
@@ -84,24 +72,6 @@ class RequestRules:
     now: datetime
     pii_salt: bytes
     future_tolerance: timedelta = timedelta(minutes=5)
-
-
-@dataclass
-class Checked:
-    """The outcome of checking one record: a row to land or a record to quarantine, and what was noticed."""
-
-    row: dict[str, Any] | None = None
-    quarantined: QuarantinedRecord | None = None
-    drift: list[str] = field(default_factory=list)
-    without_offset: bool = False
-
-
-def parse_time(text: str) -> tuple[datetime, bool]:
-    """An ISO 8601 datetime as an aware datetime, and whether it came without an offset (then +08:00)."""
-    moment = datetime.fromisoformat(text.strip())
-    if moment.tzinfo is None:
-        return moment.replace(tzinfo=TZ), True
-    return moment, False
 
 
 def version_key(item: Any) -> tuple[str, str]:
@@ -115,7 +85,7 @@ def version_key(item: Any) -> tuple[str, str]:
     updated = item.get("updated_datetime")
     if isinstance(updated, str):
         try:
-            return (record_id, parse_time(updated)[0].astimezone(TZ).isoformat())
+            return (record_id, parse_instant(updated).astimezone(TZ).isoformat())
         except ValueError:
             pass
     return (record_id, f"raw:{updated!r}")
@@ -140,89 +110,26 @@ def hash_phone(phone: str | None, salt: bytes) -> str | None:
     return hmac.new(salt, digits.encode(), hashlib.sha256).hexdigest()
 
 
-class _Converter:
-    """Converts one record's values to the declared types, noting drift and times without an offset."""
-
-    def __init__(self) -> None:
-        self.extra: dict[str, Any] = {}
-        self.drift: list[str] = []
-        self.without_offset = False
-
-    def value(self, path: str, raw: Any, kind: pa.DataType) -> Any:
-        if raw is None:
-            return None
-        if pa.types.is_string(kind):
-            if not isinstance(raw, str):
-                raise _Reject(path, "schema_mismatch")
-            return raw
-        if pa.types.is_timestamp(kind):
-            if not isinstance(raw, str):
-                raise _Reject(path, "schema_mismatch")
-            if not raw.strip():
-                return None
-            try:
-                moment, naive = parse_time(raw)
-            except ValueError:
-                raise _Reject(path, "time_unparseable") from None
-            self.without_offset |= naive
-            return moment
-        if pa.types.is_floating(kind):
-            if isinstance(raw, bool):
-                raise _Reject(path, "schema_mismatch")
-            try:
-                number = float(raw)
-            except (TypeError, ValueError):
-                raise _Reject(path, "schema_mismatch") from None
-            if not math.isfinite(number):
-                raise _Reject(path, "schema_mismatch")
-            return number
-        if pa.types.is_boolean(kind):
-            if not isinstance(raw, bool):
-                raise _Reject(path, "schema_mismatch")
-            return raw
-        raise AssertionError(f"no conversion for {kind}")  # the schemas above use only the kinds handled
-
-    def obj(self, path: str, raw: Any, fields: dict[str, pa.DataType]) -> dict[str, Any] | None:
-        if raw is None:
-            return None
-        if not isinstance(raw, dict):
-            raise _Reject(path, "schema_mismatch")
-        out = {name: self.value(f"{path}.{name}", raw.get(name), kind) for name, kind in fields.items()}
-        self.unknown(path, raw, fields)
-        return out
-
-    def unknown(self, path: str, raw: dict[str, Any], known: Any, *, land: bool = True) -> None:
-        for name in raw:
-            if name not in known:
-                where = f"{path}.{name}" if path else name
-                self.drift.append(where)
-                if land:
-                    self.extra[where] = raw[name]
-
-
 def check_request(item: Any, rules: RequestRules) -> Checked:
     """Check one work order as served: the row to land (declared schema, PII removed) or why not."""
-    convert = _Converter()
+    convert = Converter(numbers_from_text=True, blank_time_is_null=True)
     try:
         row = _request_row(item, rules, convert)
         _field_rules(row, rules)
-    except _Reject as reject:
-        record_id = item.get("service_request_id") if isinstance(item, dict) else None
-        return Checked(
-            quarantined=QuarantinedRecord(record_id=None if record_id is None else str(record_id),
-                                          field=reject.field, reason=reject.reason,
-                                          raw=_masked_json(item, rules.pii_salt)),
-            drift=convert.drift, without_offset=convert.without_offset)
+    except Rejected as reject:
+        return Checked.rejected(item.get("service_request_id") if isinstance(item, dict) else None, reject,
+                                _masked_json(item, rules.pii_salt), drift=convert.drift,
+                                without_offset=convert.without_offset)
     return Checked(row=row, drift=convert.drift, without_offset=convert.without_offset)
 
 
-def _request_row(item: Any, rules: RequestRules, convert: _Converter) -> dict[str, Any]:
+def _request_row(item: Any, rules: RequestRules, convert: Converter) -> dict[str, Any]:
     if not isinstance(item, dict):
-        raise _Reject(None, "schema_mismatch")
+        raise Rejected(None, "schema_mismatch")
     for required in ("service_request_id", "updated_datetime"):
         value = item.get(required)
         if not isinstance(value, str) or not value.strip():
-            raise _Reject(required, "schema_mismatch")
+            raise Rejected(required, "schema_mismatch")
     row = {name: convert.value(name, item.get(name), kind) for name, kind in OPEN311_FIELDS.items()}
     convert.unknown("", item, set(OPEN311_FIELDS) | {"extended_attributes"})
 
@@ -230,17 +137,17 @@ def _request_row(item: Any, rules: RequestRules, convert: _Converter) -> dict[st
     if ext is None:
         ext = {}
     if not isinstance(ext, dict):
-        raise _Reject("extended_attributes", "schema_mismatch")
+        raise Rejected("extended_attributes", "schema_mismatch")
     for name, kind in EXTENSION_FIELDS.items():
         path = f"extended_attributes.{name}"
         if name == "dispatches":
             raw = ext.get(name)
             if raw is not None and not isinstance(raw, list):
-                raise _Reject(path, "schema_mismatch")
+                raise Rejected(path, "schema_mismatch")
             row[name] = None if raw is None else [
                 convert.obj(f"{path}[{k}]", each, _DISPATCH_FIELDS) for k, each in enumerate(raw)]
             if row[name] and any(each is None for each in row[name]):
-                raise _Reject(path, "schema_mismatch")
+                raise Rejected(path, "schema_mismatch")
         elif name == "return_visit":
             row[name] = convert.obj(path, ext.get(name), _VISIT_FIELDS)
         elif name == "complainant_phone_hash":
@@ -252,42 +159,42 @@ def _request_row(item: Any, rules: RequestRules, convert: _Converter) -> dict[st
     return row
 
 
-def _phone_hash(complainant: Any, salt: bytes, convert: _Converter) -> str | None:
+def _phone_hash(complainant: Any, salt: bytes, convert: Converter) -> str | None:
     path = "extended_attributes.complainant"
     if complainant is None:
         return None
     if not isinstance(complainant, dict):
-        raise _Reject(path, "schema_mismatch")
+        raise Rejected(path, "schema_mismatch")
     # Unknown complainant fields are personal data too: reported as drift, never landed.
     convert.unknown(path, complainant, _COMPLAINANT_FIELDS, land=False)
     phone = complainant.get("phone")
     if phone is not None and not isinstance(phone, str | int):
-        raise _Reject(f"{path}.phone", "schema_mismatch")
+        raise Rejected(f"{path}.phone", "schema_mismatch")
     return hash_phone(None if phone is None else str(phone), salt)
 
 
 def _field_rules(row: dict[str, Any], rules: RequestRules) -> None:
     if row["updated_datetime"] > rules.now + rules.future_tolerance:
-        raise _Reject("updated_datetime", "time_in_future")
+        raise Rejected("updated_datetime", "time_in_future")
     lat, lon = row["lat"], row["long"]
     if lat is not None and lon is not None:
         lat_min, lat_max, lon_min, lon_max = BEIJING_BOX
         if lat == 0 or lon == 0:
-            raise _Reject("lat", "lat_long_zero")
+            raise Rejected("lat", "lat_long_zero")
         if not (lat_min <= lat <= lat_max and lon_min <= lon <= lon_max):
             swapped = lat_min <= lon <= lat_max and lon_min <= lat <= lon_max
-            raise _Reject("lat", "lat_long_swapped" if swapped else "outside_beijing")
+            raise Rejected("lat", "lat_long_swapped" if swapped else "outside_beijing")
     code = row["service_code"]
     if code is None or normalise_code(code) not in rules.service_codes:
-        raise _Reject("service_code", "unknown_service_code")
+        raise Rejected("service_code", "unknown_service_code")
     description = row["description"]
     if description is not None:
         if _CONTROL.search(description):
-            raise _Reject("description", "description_control_chars")
+            raise Rejected("description", "description_control_chars")
         if len(description) > MAX_DESCRIPTION:
-            raise _Reject("description", "description_too_long")
+            raise Rejected("description", "description_too_long")
     if row["status"] not in STATUSES:
-        raise _Reject("status", "unknown_status")
+        raise Rejected("status", "unknown_status")
 
 
 def _masked_json(item: Any, salt: bytes) -> str:
@@ -305,19 +212,17 @@ def _masked_json(item: Any, salt: bytes) -> str:
 
 def check_service(item: Any) -> Checked:
     """Check one service of /services.json: the row to land or why not."""
-    convert = _Converter()
+    convert = Converter(numbers_from_text=True, blank_time_is_null=True)
     try:
         if not isinstance(item, dict):
-            raise _Reject(None, "schema_mismatch")
+            raise Rejected(None, "schema_mismatch")
         code = item.get("service_code")
         if not isinstance(code, str) or not code.strip():
-            raise _Reject("service_code", "schema_mismatch")
+            raise Rejected("service_code", "schema_mismatch")
         row = {name: convert.value(name, item.get(name), kind) for name, kind in SERVICE_FIELDS.items()}
         convert.unknown("", item, SERVICE_FIELDS)
         row["extra_fields"] = json.dumps(convert.extra, ensure_ascii=False, default=str) if convert.extra else None
-    except _Reject as reject:
-        record_id = item.get("service_code") if isinstance(item, dict) else None
-        return Checked(quarantined=QuarantinedRecord(
-            record_id=None if record_id is None else str(record_id), field=reject.field, reason=reject.reason,
-            raw=json.dumps(item, ensure_ascii=False, default=str)), drift=convert.drift)
+    except Rejected as reject:
+        return Checked.rejected(item.get("service_code") if isinstance(item, dict) else None, reject,
+                                json.dumps(item, ensure_ascii=False, default=str), drift=convert.drift)
     return Checked(row=row, drift=convert.drift)

@@ -27,6 +27,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from connectors.statistics.rules import FIGURE_HEADERS, HEADERS, NumberError, parse_number
+from gridlake.lake import file_sha256
 
 __all__ = [
     "MANIFEST_NAME",
@@ -34,7 +35,6 @@ __all__ = [
     "SHEET_NAME",
     "Release",
     "ReleaseRejected",
-    "file_digest",
     "fingerprint",
     "read_release",
     "release_folders",
@@ -67,14 +67,6 @@ class Release:
     csv_encoding: str
     rows: list[list[str]]
     files: list[dict[str, Any]]
-
-
-def file_digest(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def release_folders(drop: Path) -> tuple[list[tuple[str, int, Path]], list[str]]:
@@ -192,7 +184,7 @@ def read_release(folder: Path, *, period: str, revision: int) -> Release | None:
         path = folder / file_name
         if not path.is_file():
             raise ReleaseRejected(name, "file_missing", f"{file_name} is in the manifest but not in the folder")
-        actual = file_digest(path)
+        actual = file_sha256(path)
         if actual != entry["sha256"].lower():
             raise ReleaseRejected(name, "checksum_mismatch",
                                   f"{file_name}: sha256 {actual}, the manifest says {entry['sha256']}")
@@ -214,5 +206,5 @@ def fingerprint(folder: Path) -> str:
     once this changes."""
     digest = hashlib.sha256()
     for path in sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")):
-        digest.update(path.name.encode() + b"\0" + file_digest(path).encode() + b"\0")
+        digest.update(path.name.encode() + b"\0" + file_sha256(path).encode() + b"\0")
     return digest.hexdigest()
