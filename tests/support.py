@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import json
+import threading
 from collections.abc import Iterator
-from datetime import date
+from contextlib import contextmanager
+from datetime import date, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 import pytest
 
 from simulators.dataset import Dataset
+from simulators.scenario import TZ
 
-__all__ = ["TEST_DAYS", "TEST_END", "TEST_SCALE", "TEST_SEED", "generate_dataset", "serve_dataset"]
+__all__ = ["TEST_DAYS", "TEST_END", "TEST_SCALE", "TEST_SEED", "bare_server", "generate_dataset", "instant",
+           "send_json", "serve_dataset"]
 
 # A small district over ten November days (the heating season starts): fast to generate, every pattern there.
 TEST_SEED = 7
@@ -36,3 +43,32 @@ def serve_dataset(dataset: Dataset) -> Iterator:
                            credit_latency_s=(0.0, 0.0), error_rate=0.0, rate_limit_per_s=0.0)
     with Simulators(dataset, settings=settings) as sims:
         yield sims
+
+
+def instant(value: str | datetime) -> str:
+    """A served time as one spelling of its instant (local ISO), so ``Z`` and ``+08:00`` compare equal."""
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return (moment if moment.tzinfo else moment.replace(tzinfo=TZ)).astimezone(TZ).isoformat()
+
+
+def send_json(handler: BaseHTTPRequestHandler, status: int, body: Any) -> None:
+    """Answer a bare test server's request with a JSON body."""
+    data = json.dumps(body, ensure_ascii=False).encode()
+    handler.send_response(status)
+    handler.send_header("Content-Type", "application/json")
+    handler.send_header("Content-Length", str(len(data)))
+    handler.end_headers()
+    handler.wfile.write(data)
+
+
+@contextmanager
+def bare_server(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
+    """A plain http.server on a free loopback port (a platform written from its spec, not the simulator)."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from datetime import datetime
 from email.utils import parsedate_to_datetime
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -21,6 +19,7 @@ import pytest
 
 from connectors.credit import CreditError, RetryPolicy, load_records, load_subjects
 from gridlake.lake import Lake
+from tests.support import instant
 
 TZ = ZoneInfo("Asia/Shanghai")
 FAST = RetryPolicy(attempts=4, initial_wait_s=0.05, max_wait_s=0.2, timeout_s=20)
@@ -42,16 +41,6 @@ def credit_env(served, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     httpx.delete(f"{served.url('credit')}/_sim/faults")
 
 
-@pytest.fixture
-def lake(tmp_path: Path) -> Lake:
-    return Lake(tmp_path / "lake")
-
-
-def _instant(value: str | datetime) -> str:
-    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
-    return (moment if moment.tzinfo else moment.replace(tzinfo=TZ)).astimezone(TZ).isoformat()
-
-
 def _get(conn: dict[str, Any], entity: str, **params: Any) -> httpx.Response:
     answer = httpx.get(f"{conn['host']}/{entity}", headers={"Authorization": f"ApiKey {conn['password']}"},
                        params=params, timeout=30)
@@ -71,7 +60,7 @@ def _listing(conn: dict[str, Any], entity: str, *, before: str) -> dict[Key, dic
     while True:
         body = _get(conn, entity, updated_before=before, offset=offset, limit=1000).json()
         for item in body["items"]:
-            found[(item[KEYS[entity]], _instant(item["updated_at"]))] = item
+            found[(item[KEYS[entity]], instant(item["updated_at"]))] = item
         offset += len(body["items"])
         if offset >= body["total"] or not body["items"]:
             return found
@@ -80,11 +69,11 @@ def _listing(conn: dict[str, Any], entity: str, *, before: str) -> dict[Key, dic
 def _landed(lake: Lake, entity: str) -> tuple[list[Key], list[tuple[Key, str]]]:
     """The versions in the raw zone (keys as served), and the quarantined ones with their reasons."""
     raw = lake.read("raw", "credit", entity)
-    landed = [] if raw is None else [(row[KEYS[entity]], _instant(row["updated_at"]))
+    landed = [] if raw is None else [(row[KEYS[entity]], instant(row["updated_at"]))
                                      for row in raw.select([KEYS[entity], "updated_at"]).to_pylist()]
     table = lake.read("quarantine", "credit", entity)
     quarantined = [] if table is None else [
-        ((row["record_id"], _instant(json.loads(row["raw"])["updated_at"])), row["reason"])
+        ((row["record_id"], instant(json.loads(row["raw"])["updated_at"])), row["reason"])
         for row in table.to_pylist()]
     return landed, quarantined
 

@@ -8,12 +8,10 @@ too), so every test compares what it landed with a listing it fetches itself at 
 from __future__ import annotations
 
 import json
-import threading
 from collections import defaultdict
 from collections.abc import Iterator
 from datetime import datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 from zoneinfo import ZoneInfo
@@ -23,6 +21,7 @@ import pytest
 
 from connectors.enforcement import EnforcementError, RetryPolicy, load_cases, load_matters
 from gridlake.lake import Lake
+from tests.support import bare_server, instant, send_json
 
 TZ = ZoneInfo("Asia/Shanghai")
 CASES = "/api/v1/cases"
@@ -51,16 +50,6 @@ def enforcement_env(served, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     httpx.delete(f"{served.url('enforcement')}/_sim/faults")
 
 
-@pytest.fixture
-def lake(tmp_path: Path) -> Lake:
-    return Lake(tmp_path / "lake")
-
-
-def _instant(value: str | datetime) -> str:
-    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
-    return (moment if moment.tzinfo else moment.replace(tzinfo=TZ)).astimezone(TZ).isoformat()
-
-
 def _token(conn: dict[str, Any]) -> str:
     answer = httpx.post(f"{conn['host']}/oauth/token", data={
         "grant_type": "client_credentials", "client_id": conn["login"], "client_secret": conn["password"]})
@@ -78,7 +67,7 @@ def _listing(conn: dict[str, Any]) -> dict[Key, dict[str, Any]]:
         answer.raise_for_status()
         body = answer.json()
         for item in body["items"]:
-            found[(item["case_id"], _instant(item["updated_at"]))] = item
+            found[(item["case_id"], instant(item["updated_at"]))] = item
         if body["next_cursor"] is None:
             return found
         params = {"limit": 500, "cursor": body["next_cursor"]}
@@ -88,10 +77,10 @@ def _landed(lake: Lake) -> tuple[list[Key], list[tuple[Key, str]]]:
     """The versions in the raw zone, and the quarantined ones with their reasons."""
     raw = lake.read("raw", "enforcement", "cases")
     landed = [] if raw is None else [
-        (row["case_id"], _instant(row["updated_at"])) for row in raw.select(["case_id", "updated_at"]).to_pylist()]
+        (row["case_id"], instant(row["updated_at"])) for row in raw.select(["case_id", "updated_at"]).to_pylist()]
     table = lake.read("quarantine", "enforcement", "cases")
     quarantined = [] if table is None else [
-        ((row["record_id"], _instant(json.loads(row["raw"])["updated_at"])), row["reason"])
+        ((row["record_id"], instant(json.loads(row["raw"])["updated_at"])), row["reason"])
         for row in table.to_pylist()]
     return landed, quarantined
 
@@ -148,7 +137,7 @@ def test_a_load_through_faults_and_expiries_lands_each_served_version_once(serve
 
     # What is dirty but usable lands normalised.
     raw = lake.read("raw", "enforcement", "cases")
-    rows = {(row["case_id"], _instant(row["updated_at"])): row for row in raw.to_pylist()}
+    rows = {(row["case_id"], instant(row["updated_at"])): row for row in raw.to_pylist()}
     for case_id in set(truth["matter_code_lower_case"]["ids"]) & listed_ids:
         served_codes = {item["matter_code"] for key, item in listing.items() if key[0] == case_id}
         landed_codes = {row["matter_code"] for key, row in rows.items() if key[0] == case_id}
@@ -233,21 +222,21 @@ class _Platform(BaseHTTPRequestHandler):
     seen_since: list[str | None] = []
 
     def do_POST(self) -> None:  # noqa: N802 (http.server's name)
-        self._answer(200, {"access_token": "t", "token_type": "Bearer", "expires_in": 3600})
+        send_json(self, 200, {"access_token": "t", "token_type": "Bearer", "expires_in": 3600})
 
     def do_GET(self) -> None:  # noqa: N802
         url = urlparse(self.path)
         query = {key: values[0] for key, values in parse_qs(url.query).items()}
         if self.headers.get("Authorization") != "Bearer t":
-            return self._answer(401, {"error": "invalid_token", "message": "no"})
+            return send_json(self, 401, {"error": "invalid_token", "message": "no"})
         if url.path == MATTERS:
-            return self._answer(200, {"categories": [{"category_code": "A", "name": "街面秩序", "matters": [
+            return send_json(self, 200, {"categories": [{"category_code": "A", "name": "街面秩序", "matters": [
                 {"matter_code": "A01", "name": "无照游商"}]}]})
         ordered = sorted(self.cases, key=lambda case: (datetime.fromisoformat(case["updated_at"]), case["case_id"]))
         if "cursor" in query:
             if _Platform.expire_next_cursor:
                 _Platform.expire_next_cursor = False
-                return self._answer(410, {"error": "gone", "message": "cursor expired"})
+                return send_json(self, 410, {"error": "gone", "message": "cursor expired"})
             start = int(query["cursor"])
         else:
             _Platform.seen_since.append(query.get("updated_since"))
@@ -260,15 +249,7 @@ class _Platform(BaseHTTPRequestHandler):
         limit = int(query.get("limit", 100))
         page = listing[start:start + limit]
         more = start + limit < len(listing)
-        self._answer(200, {"items": page, "next_cursor": str(start + limit) if more else None})
-
-    def _answer(self, status: int, body: Any) -> None:
-        data = json.dumps(body, ensure_ascii=False).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        send_json(self, 200, {"items": page, "next_cursor": str(start + limit) if more else None})
 
     def log_message(self, *args: Any) -> None:
         pass
@@ -276,12 +257,8 @@ class _Platform(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def bare_platform() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Platform)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with bare_server(_Platform) as url:
+        yield url
 
 
 def _case(case_id: str, updated: str, **more: Any) -> dict[str, Any]:

@@ -8,11 +8,9 @@ too), so every test compares what it landed with a listing it fetches itself at 
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
 from datetime import datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 from zoneinfo import ZoneInfo
@@ -23,6 +21,7 @@ import pytest
 from connectors.hotline import HotlineError, RetryPolicy, load_requests, load_services
 from gridlake.connections import ConnectionNotFoundError
 from gridlake.lake import Lake
+from tests.support import bare_server, instant, send_json
 
 TZ = ZoneInfo("Asia/Shanghai")
 REQUESTS = "/open311/v2/requests.json"
@@ -44,16 +43,6 @@ def hotline_env(served, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     httpx.delete(f"{served.url('hotline')}/_sim/faults")
 
 
-@pytest.fixture
-def lake(tmp_path: Path) -> Lake:
-    return Lake(tmp_path / "lake")
-
-
-def _instant(text: str) -> str:
-    moment = datetime.fromisoformat(text)
-    return (moment if moment.tzinfo else moment.replace(tzinfo=TZ)).astimezone(TZ).isoformat()
-
-
 def _listing(conn: dict[str, Any]) -> dict[Key, dict[str, Any]]:
     """Every order the platform serves now, by (id, updated instant), fetched independently by offset."""
     found: dict[Key, dict[str, Any]] = {}
@@ -64,7 +53,7 @@ def _listing(conn: dict[str, Any]) -> dict[Key, dict[str, Any]]:
         answer.raise_for_status()
         items = answer.json()
         for item in items:
-            found[(item["service_request_id"], _instant(item["updated_datetime"]))] = item
+            found[(item["service_request_id"], instant(item["updated_datetime"]))] = item
         if len({item["service_request_id"] for item in items}) < 1000:
             return found
         page += 1
@@ -78,7 +67,7 @@ def _landed(lake: Lake) -> tuple[list[Key], list[tuple[Key, str]]]:
         for row in raw.select(["service_request_id", "updated_datetime"]).to_pylist()]
     table = lake.read("quarantine", "hotline", "requests")
     quarantined = [] if table is None else [
-        ((row["record_id"], _instant(json.loads(row["raw"])["updated_datetime"])), row["reason"])
+        ((row["record_id"], instant(json.loads(row["raw"])["updated_datetime"])), row["reason"])
         for row in table.to_pylist()]
     return landed, quarantined
 
@@ -239,28 +228,19 @@ class _Open311(BaseHTTPRequestHandler):
         else:
             after = query.get("updated_after", [None])[0]
             body = [o for o in self.orders if after is None or _aware(o["updated_datetime"]) > _aware(after)]
-        data = json.dumps(body, ensure_ascii=False).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        send_json(self, 200, body)
 
     def log_message(self, *args: Any) -> None:
         pass
 
 
 @pytest.fixture
-def bare_server() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Open311)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/georeport/v2"
-    server.shutdown()
-    server.server_close()
+def open311() -> Iterator[str]:
+    with bare_server(_Open311) as url:
+        yield f"{url}/georeport/v2"
 
 
-def test_any_open311_server_works_and_new_fields_are_landed_and_reported(bare_server, lake) -> None:
+def test_any_open311_server_works_and_new_fields_are_landed_and_reported(open311, lake) -> None:
     now = datetime(2026, 11, 20, 12, 0, tzinfo=TZ)
 
     def order(record_id: str, updated: str, **more: Any) -> dict[str, Any]:
@@ -276,7 +256,7 @@ def test_any_open311_server_works_and_new_fields_are_landed_and_reported(bare_se
                                    "sentiment": "angry"}),
         order("3", (now + timedelta(days=1)).isoformat()),  # in the future: quarantined, the cursor stays
     ]
-    conn = type("Conn", (), {"conn_id": "hotline_api", "host": bare_server, "password": "k",
+    conn = type("Conn", (), {"conn_id": "hotline_api", "host": open311, "password": "k",
                              "extra_dejson": {"pii_salt": "salt"}})()
     manifest = load_requests(lake, conn, page_size=10, clock=lambda: now, policy=FAST)
     raw = lake.read("raw", "hotline", "requests").to_pylist()
