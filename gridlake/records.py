@@ -8,6 +8,8 @@ and a rejected record goes to quarantine with the field and the reason (``Checke
 from __future__ import annotations
 
 import math
+from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -17,7 +19,8 @@ import pyarrow as pa
 
 from gridlake.lake import QuarantinedRecord
 
-__all__ = ["TZ", "Checked", "Converter", "Rejected", "parse_instant", "parse_local", "to_micros"]
+__all__ = ["TZ", "Checked", "Converter", "FieldWatch", "Rejected", "SchemaChanged", "parse_instant", "parse_local",
+           "to_micros"]
 
 # Platforms may send times without an offset: they mean the district's local time (specs/README.md).
 TZ = ZoneInfo("Asia/Shanghai")
@@ -69,15 +72,82 @@ def to_micros(moment: datetime) -> int:
     return int(moment.timestamp()) * 1_000_000 + moment.microsecond
 
 
+class SchemaChanged(RuntimeError):
+    """A source changed its schema: a declared field disappeared or changed type. The entity's load stops (lands
+    nothing, keeps its cursor) until the schema in code follows the source or the change is accepted."""
+
+    def __init__(self, platform: str, entity: str, changes: dict[str, str], *, records: int) -> None:
+        listed = ", ".join(f"{name} {what}" for name, what in sorted(changes.items()))
+        super().__init__(f"{platform}.{entity}: the source's schema changed ({listed}, over {records} records); "
+                         f"the load stops until the declared schema follows it or the change is accepted")
+        self.platform = platform
+        self.entity = entity
+        self.changes = changes
+
+
+class FieldWatch:
+    """Tells a source's schema change from a dirty record, over the records of one load.
+
+    A record with a value of the wrong type is dirty (quarantined as ``schema_mismatch``). A field is *changed*
+    when, over at least ``min_records`` records, none of its values had the declared type and at least
+    ``min_records`` did not; a field *disappeared* when it was present in earlier loads (``known``, kept in the
+    cursor) and is absent from every one of at least ``min_records`` records of this one.
+    """
+
+    def __init__(self, fields: Iterable[str], *, known: Iterable[str] = (), min_records: int = 20) -> None:
+        self.fields = tuple(fields)
+        self.known = frozenset(known)
+        self.min_records = min_records
+        self.records = 0
+        self.present: Counter[str] = Counter()
+        self.good: Counter[str] = Counter()
+        self.wrong: Counter[str] = Counter()
+
+    def record(self, raw: Any) -> None:
+        """Note which declared top-level fields a record (a JSON object as served) carries."""
+        if not isinstance(raw, dict):
+            return
+        self.records += 1
+        self.present.update(name for name in self.fields if name in raw)
+
+    def typed(self, path: str, *, ok: bool) -> None:
+        """Note a non-null value of a declared field that had (``ok``) or did not have its declared type."""
+        (self.good if ok else self.wrong)[path] += 1
+
+    def changes(self) -> dict[str, str]:
+        """The fields that changed, with how: ``disappeared`` or ``changed_type``."""
+        out: dict[str, str] = {}
+        if self.records >= self.min_records:
+            out.update({name: "disappeared" for name in self.fields
+                        if name in self.known and self.present[name] == 0})
+        out.update({path: "changed_type" for path, count in self.wrong.items()
+                    if count >= self.min_records and self.good[path] == 0})
+        return out
+
+    def check(self, platform: str, entity: str, *, accept: bool = False) -> dict[str, str]:
+        """Raise ``SchemaChanged`` on a change, unless ``accept``; returns the changes (for the manifest)."""
+        changes = self.changes()
+        if changes and not accept:
+            raise SchemaChanged(platform, entity, changes, records=self.records)
+        return changes
+
+    def seen(self) -> list[str]:
+        """The declared fields present in earlier loads or this one: what the next load's ``known`` is."""
+        return sorted(self.known | {name for name in self.fields if self.present[name]})
+
+
 class Converter:
     """Converts one record's values to their declared Arrow types, noting drift and times without an offset.
 
-    ``numbers_from_text``: a number may come as text ("39.91"); ``blank_time_is_null``: an empty time is null.
+    ``numbers_from_text``: a number may come as text ("39.91"); ``blank_time_is_null``: an empty time is null;
+    ``watch``: the load's ``FieldWatch``, told whether each value had its declared type.
     """
 
-    def __init__(self, *, numbers_from_text: bool = False, blank_time_is_null: bool = False) -> None:
+    def __init__(self, *, numbers_from_text: bool = False, blank_time_is_null: bool = False,
+                 watch: FieldWatch | None = None) -> None:
         self.numbers_from_text = numbers_from_text
         self.blank_time_is_null = blank_time_is_null
+        self.watch = watch
         self.extra: dict[str, Any] = {}
         self.drift: list[str] = []
         self.without_offset = False
@@ -85,6 +155,18 @@ class Converter:
     def value(self, path: str, raw: Any, kind: pa.DataType) -> Any:
         if raw is None:
             return None
+        if self.watch is None:
+            return self._value(path, raw, kind)
+        try:
+            converted = self._value(path, raw, kind)
+        except Rejected as rejection:
+            if rejection.reason == "schema_mismatch":
+                self.watch.typed(path, ok=False)
+            raise
+        self.watch.typed(path, ok=True)
+        return converted
+
+    def _value(self, path: str, raw: Any, kind: pa.DataType) -> Any:
         if pa.types.is_string(kind):
             if not isinstance(raw, str):
                 raise Rejected(path, "schema_mismatch")
@@ -129,6 +211,8 @@ class Converter:
         """A nested object of declared fields; its undeclared fields are drift."""
         if raw is None:
             return None
+        if self.watch is not None:
+            self.watch.typed(path, ok=isinstance(raw, dict))
         if not isinstance(raw, dict):
             raise Rejected(path, "schema_mismatch")
         out = {name: self.value(f"{path}.{name}", raw.get(name), kind) for name, kind in fields.items()}

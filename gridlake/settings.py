@@ -120,6 +120,9 @@ class Settings(BaseSettings):
     repeats: RepeatRules = RepeatRules()
     # The incremental look-back of the fusion platform's replica (citymgmt.md): at least 10 minutes.
     citymgmt_lookback: timedelta = timedelta(minutes=10)
+    # A declared field that every one of this many records of a load lacks (having had it before), or none of
+    # whose values has the declared type, is a change of the source's schema, not dirty records: the load stops.
+    schema_change_min_records: int = 20
 
     @property
     def sim_root(self) -> Path:
