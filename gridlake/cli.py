@@ -1,8 +1,8 @@
 """The ``gridlake`` command.
 
 The core registers only what it owns (``gridlake settings``); the project's other packages add their command
-groups through the ``gridlake.commands`` entry-point group (e.g. ``gridlake sim`` from the simulators), so the
-core imports no project folder.
+groups and commands through the ``gridlake.commands`` entry-point group (``gridlake sim`` from the simulators,
+``gridlake ingest`` from the connectors), so the core imports no project folder.
 """
 
 from __future__ import annotations
@@ -27,7 +27,11 @@ def show_settings() -> None:
 
 def _register_plugins() -> None:
     for entry in entry_points(group="gridlake.commands"):
-        app.add_typer(entry.load(), name=entry.name)
+        command = entry.load()
+        if isinstance(command, typer.Typer):  # a command group: gridlake sim generate|serve|...
+            app.add_typer(command, name=entry.name)
+        else:  # one command: gridlake ingest <platform>
+            app.command(entry.name)(command)
 
 
 _register_plugins()

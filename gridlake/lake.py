@@ -117,9 +117,17 @@ def _fsync_dir(path: Path) -> None:
 
 @dataclass(frozen=True)
 class Lake:
-    """The lake at ``root`` (``$GRIDLAKE_HOME/lake`` by default)."""
+    """The lake at ``root`` (``$GRIDLAKE_HOME/lake`` by default).
+
+    ``observer`` is told of every file a load stages: (platform, entity, zone, rows); progress displays use it.
+    """
 
     root: Path
+    observer: Callable[[str, str, str, int], None] | None = field(default=None, compare=False, repr=False)
+
+    def watched(self, observer: Callable[[str, str, str, int], None]) -> Lake:
+        """The same lake, with an observer of what loads stage."""
+        return Lake(self.root, observer)
 
     @classmethod
     def default(cls) -> Lake:
@@ -254,6 +262,8 @@ class Load:
         self._files.append({"zone": zone, "path": str(relative), "staged": str(staged.relative_to(self._staging)),
                             "rows": table.num_rows, "sha256": file_sha256(staged)})
         self._on_step(f"staged:{zone}:{number}")
+        if self.lake.observer is not None:
+            self.lake.observer(self.platform, self.entity, zone, table.num_rows)
 
     def _stamp(self, table: pa.Table) -> pa.Table:
         n = table.num_rows

@@ -1,0 +1,120 @@
+"""The ingestion DAGs under a real Airflow (SQLite metadata database, ``dag.test()``), against a served district.
+
+Airflow runs in processes of its own (tests/dags/probe.py): it reads its configuration when imported, and this
+suite's AIRFLOW_HOME must not leak into (or from) the other tests' processes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from connectors.ingest import PLATFORMS
+from gridlake.lake import Lake
+from tests.support import generate_dataset, serve_dataset
+
+ROOT = Path(__file__).resolve().parents[2]
+PROBE = Path(__file__).with_name("probe.py")
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator:
+    yield from serve_dataset(generate_dataset(tmp_path_factory, "dags"))
+
+
+@pytest.fixture(scope="module")
+def airflow(served, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """An Airflow home with a migrated metadata database, the DAGs folder, the connections and a lake."""
+    home = tmp_path_factory.mktemp("airflow")
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("AIRFLOW", "GRIDLAKE"))}
+    env.update({
+        "AIRFLOW_HOME": str(home / "airflow"),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "GRIDLAKE_HOME": str(home / "gridlake"),
+        "GRIDLAKE_PII_SALT": "dag-test-salt",
+        "PYTHONPATH": str(ROOT),
+    })
+    for conn_id, conn in served.connections().items():
+        env[f"AIRFLOW_CONN_{conn_id.upper()}"] = conn if isinstance(conn, str) else json.dumps(conn)
+    migrate = subprocess.run([str(Path(sys.executable).with_name("airflow")), "db", "migrate"], env=env,
+                             capture_output=True, text=True, timeout=300)
+    assert migrate.returncode == 0, migrate.stderr[-3000:]
+    return {"env": env, "lake": Lake(home / "gridlake" / "lake")}
+
+
+def _probe(airflow: dict[str, Any], *args: str) -> dict[str, Any]:
+    done = subprocess.run([sys.executable, str(PROBE), *args], env=airflow["env"], capture_output=True, text=True,
+                          timeout=570, cwd=ROOT)
+    lines = [line for line in done.stdout.splitlines() if line.startswith("PROBE ")]
+    assert done.returncode == 0 and lines, (done.stdout[-3000:], done.stderr[-5000:])
+    return json.loads(lines[-1].removeprefix("PROBE "))
+
+
+def _landed(lake: Lake) -> dict[tuple[str, str], tuple[int, int]]:
+    """Per (platform, entity): batches committed and rows landed + quarantined so far."""
+    out = {}
+    for platform in PLATFORMS.values():
+        for job in platform.jobs:
+            for entity in job.entities:
+                manifests = lake.manifests(platform.name, entity)
+                out[(platform.name, entity)] = (len(manifests), sum(
+                    m.rows_landed + sum(m.rows_quarantined.values()) for m in manifests))
+    return out
+
+
+def test_the_dagbag_has_one_ingestion_dag_per_platform_with_tags_retries_and_assets(airflow) -> None:
+    bag = _probe(airflow, "bag")
+    assert bag["import_errors"] == {}
+    dags = bag["dags"]
+    assert set(dags) >= {f"ingest_{name}" for name in PLATFORMS}
+    for name, platform in PLATFORMS.items():
+        dag = dags[f"ingest_{name}"]
+        assert {"gridlake", "ingest", name} <= set(dag["tags"])
+        assert dag["schedule"] == platform.schedule
+        assert set(dag["tasks"]) == {job.task_id for job in platform.jobs}
+        for job in platform.jobs:
+            task = dag["tasks"][job.task_id]
+            assert task["retries"] >= 1 and task["retry_policy"]
+            assert task["outlets"] == [f"gridlake://lake/raw/{name}/{entity}" for entity in job.entities]
+    for dag in dags.values():  # every DAG of the folder, not only these: tags and retries everywhere
+        assert dag["tags"]
+        assert all(task["retries"] >= 1 for task in dag["tasks"].values())
+
+
+def test_each_dag_runs_and_a_second_run_lands_nothing(airflow) -> None:
+    lake: Lake = airflow["lake"]
+    for name in PLATFORMS:
+        run = _probe(airflow, "test", f"ingest_{name}")
+        assert run["state"] == "success", run
+        assert set(run["tasks"].values()) == {"success"}, run
+    first = _landed(lake)
+    for (platform, entity), (batches, rows) in first.items():
+        assert batches >= 1, f"{platform}.{entity}: no batch committed"
+    assert first[("hotline", "requests")][1] > 0 and first[("citymgmt", "fume__reading")][1] > 0
+    assert first[("statistics", "key_enterprises")][1] > 0 and first[("credit", "records")][1] > 0
+
+    for name in PLATFORMS:
+        assert _probe(airflow, "test", f"ingest_{name}")["state"] == "success"
+    second = _landed(lake)
+    grown = {key: (first[key][1], rows) for key, (_, rows) in second.items() if rows != first[key][1]}
+    assert grown == {}, f"the second runs landed rows again: {grown}"
+
+
+def test_a_run_with_a_range_backfills_without_duplicates(airflow) -> None:
+    """A manual run with conf since/until re-reads that range: after the incremental runs, nothing is new."""
+    lake: Lake = airflow["lake"]
+    before = _landed(lake)
+    run = _probe(airflow, "test", "ingest_hotline", json.dumps({"since": "2026-11-12", "until": "2026-11-15"}))
+    assert run["state"] == "success", run
+    requests = lake.manifests("hotline", "requests")[-1]
+    assert requests.extra["backfill"]["since"].startswith("2026-11-12T00:00:00+08:00")
+    assert requests.rows_read == 0 and requests.cursor_to == requests.cursor_from
+    assert _landed(lake)[("hotline", "requests")][1] == before[("hotline", "requests")][1]
