@@ -3,8 +3,10 @@
 A release folder is ``YYYYMM/`` or ``YYYYMM_rN/``. Its ``manifest.json`` is written last, so a folder without
 one is still being copied and is not read. A release with a manifest is verified whole before a row of it is
 used: the manifest names the period of its folder and both files, every file's sha256 and row count match, the
-CSV and the XLSX have the headers the spec gives, and the XLSX carries the same rows as the CSV. Anything else
-rejects the release whole (``ReleaseRejected``, with a reason code and the file and row at fault).
+CSV has a header row (no blank or repeated column name), the XLSX has the same header and carries the same rows
+as the CSV. Anything else rejects the release whole (``ReleaseRejected``, with a reason code and the file and row
+at fault). The header is read as written, not held to the spec's: a column added or missing is a schema change
+the loader judges (``rules.schema_changes``), not a broken release.
 
 The CSV is the source of truth: it is text exactly as the bureau writes it (``12,345.67``, ``-``, a blank), in
 GBK, or UTF-8 when it starts with a byte-order mark. The XLSX stores clean figures as binary floats and the
@@ -26,7 +28,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from connectors.statistics.rules import FIGURE_HEADERS, HEADERS, NumberError, parse_number
+from connectors.statistics.rules import FIELD_OF, FIGURE_HEADERS, NumberError, parse_number
 from gridlake.lake import file_sha256
 
 __all__ = [
@@ -56,7 +58,8 @@ class ReleaseRejected(Exception):
 
 @dataclass(frozen=True)
 class Release:
-    """A verified release: its manifest, and the CSV's data rows (cells as text, in header order)."""
+    """A verified release: its manifest, the CSV's header as written and its data rows (cells as text, in the
+    header's order)."""
 
     name: str
     period: str
@@ -65,6 +68,7 @@ class Release:
     manifest_sha256: str
     csv_name: str
     csv_encoding: str
+    header: tuple[str, ...]
     rows: list[list[str]]
     files: list[dict[str, Any]]
 
@@ -101,7 +105,17 @@ def _manifest(folder: Path, data: bytes, period: str) -> tuple[datetime, dict[st
     return published, files
 
 
-def _read_csv(release: str, path: Path) -> tuple[str, list[list[str]]]:
+def _header_problem(header: list[str]) -> str | None:
+    """Why a header row cannot name the columns (None: it can)."""
+    if not header:
+        return "there is no header row"
+    if "" in header:
+        return f"column {header.index('') + 1} has no name"
+    repeated = sorted({name for name in header if header.count(name) > 1})
+    return f"{', '.join(repeated)} named twice" if repeated else None
+
+
+def _read_csv(release: str, path: Path) -> tuple[str, tuple[str, ...], list[list[str]]]:
     data = path.read_bytes()
     if data.startswith(codecs.BOM_UTF8):
         encoding, raw = "utf-8-sig", data[len(codecs.BOM_UTF8):]
@@ -112,13 +126,14 @@ def _read_csv(release: str, path: Path) -> tuple[str, list[list[str]]]:
     except UnicodeDecodeError as err:
         raise ReleaseRejected(release, "csv_undecodable", f"{path.name} is not {encoding}: {err}") from None
     rows = [row for row in csv.reader(io.StringIO(text, newline="")) if row]
-    if not rows or [cell.strip() for cell in rows[0]] != list(HEADERS):
-        raise ReleaseRejected(release, "header_mismatch",
-                              f"{path.name} header {rows[0] if rows else []} is not {list(HEADERS)}")
-    return encoding, rows[1:]
+    header = [cell.strip() for cell in rows[0]] if rows else []
+    problem = _header_problem(header)
+    if problem is not None:
+        raise ReleaseRejected(release, "header_mismatch", f"{path.name} header {header}: {problem}")
+    return encoding, tuple(header), rows[1:]
 
 
-def _read_xlsx(release: str, path: Path) -> list[list[Any]]:
+def _read_xlsx(release: str, path: Path, header: tuple[str, ...]) -> list[list[Any]]:
     from python_calamine import CalamineWorkbook  # only when a release is read
 
     try:
@@ -133,18 +148,23 @@ def _read_xlsx(release: str, path: Path) -> list[list[Any]]:
         raise ReleaseRejected(release, "xlsx_unreadable", f"{path.name}: {type(err).__name__}: {err}") from None
     while rows and all(cell in (None, "") for cell in rows[-1]):
         rows.pop()
-    if len(rows) < 2 or [str(cell).strip() for cell in rows[1][:len(HEADERS)]] != list(HEADERS):
+    sheet_header = ["" if cell is None else str(cell).strip() for cell in rows[1]] if len(rows) >= 2 else []
+    while sheet_header and sheet_header[-1] == "":
+        sheet_header.pop()
+    if sheet_header != list(header):
         raise ReleaseRejected(release, "header_mismatch",
-                              f"{path.name} sheet {SHEET_NAME}: row 2 is not the header {list(HEADERS)}")
+                              f"{path.name} sheet {SHEET_NAME}: row 2 {sheet_header} is not the CSV's header "
+                              f"{list(header)}")
     return rows[2:]
 
 
 def _same(header: str, xlsx: Any, text: str) -> bool:
-    """Whether an XLSX cell says what the CSV cell says (numbers by value, text as text)."""
+    """Whether an XLSX cell says what the CSV cell says (numbers by value, text as text). A number is allowed in
+    a figure column and in a column the spec does not declare (its type is unknown); not in a declared text one."""
     if xlsx is None or xlsx == "":
         return text.strip() == ""
     if isinstance(xlsx, (int, float)) and not isinstance(xlsx, bool):
-        if header not in FIGURE_HEADERS:
+        if header in FIELD_OF and header not in FIGURE_HEADERS:
             return False
         try:
             value, _ = parse_number(text)
@@ -154,19 +174,22 @@ def _same(header: str, xlsx: Any, text: str) -> bool:
     return str(xlsx).strip() == text.strip()
 
 
-def _verify_xlsx(release: str, path: Path, xlsx_rows: list[list[Any]], csv_rows: list[list[str]]) -> None:
+def _verify_xlsx(release: str, path: Path, header: tuple[str, ...], xlsx_rows: list[list[Any]],
+                 csv_rows: list[list[str]]) -> None:
+    width = len(header)
     for number, (sheet_row, csv_row) in enumerate(zip(xlsx_rows, csv_rows), start=1):
-        cells = list(sheet_row[:len(HEADERS)]) + [None] * (len(HEADERS) - len(sheet_row))
-        for header, xlsx, text in zip(HEADERS, cells, csv_row + [""] * (len(HEADERS) - len(csv_row))):
-            if not _same(header, xlsx, text):
+        cells = list(sheet_row[:width]) + [None] * (width - len(sheet_row))
+        for name, xlsx, text in zip(header, cells, csv_row + [""] * (width - len(csv_row))):
+            if not _same(name, xlsx, text):
                 raise ReleaseRejected(release, "xlsx_mismatch",
-                                      f"{path.name} data row {number}, {header}: {xlsx!r} but the CSV has {text!r}")
+                                      f"{path.name} data row {number}, {name}: {xlsx!r} but the CSV has {text!r}")
 
 
 def read_release(folder: Path, *, period: str, revision: int) -> Release | None:
     """A release verified whole, or None when it has no manifest yet (still being copied).
 
-    Raises ``ReleaseRejected`` when the manifest, a checksum, a row count, a header or the XLSX does not hold.
+    Raises ``ReleaseRejected`` when the manifest, a checksum, a row count, a header or the XLSX does not hold;
+    a header that differs from the spec's is not a rejection (``Release.header`` says what came).
     """
     name = folder.name
     manifest_path = folder / MANIFEST_NAME
@@ -189,16 +212,16 @@ def read_release(folder: Path, *, period: str, revision: int) -> Release | None:
             raise ReleaseRejected(name, "checksum_mismatch",
                                   f"{file_name}: sha256 {actual}, the manifest says {entry['sha256']}")
         listed.append({"name": file_name, "sha256": actual, "rows": entry["rows"]})
-    encoding, csv_rows = _read_csv(name, folder / csv_name)
-    xlsx_rows = _read_xlsx(name, folder / xlsx_name)
+    encoding, header, csv_rows = _read_csv(name, folder / csv_name)
+    xlsx_rows = _read_xlsx(name, folder / xlsx_name, header)
     for file_name, count in ((csv_name, len(csv_rows)), (xlsx_name, len(xlsx_rows))):
         if count != files[file_name]["rows"]:
             raise ReleaseRejected(name, "row_count_mismatch",
                                   f"{file_name} has {count} data rows, the manifest says {files[file_name]['rows']}")
-    _verify_xlsx(name, folder / xlsx_name, xlsx_rows, csv_rows)
+    _verify_xlsx(name, folder / xlsx_name, header, xlsx_rows, csv_rows)
     return Release(name=name, period=period, revision=revision, published_at=published_at,
                    manifest_sha256=hashlib.sha256(manifest_bytes).hexdigest(), csv_name=csv_name,
-                   csv_encoding=encoding, rows=csv_rows, files=listed)
+                   csv_encoding=encoding, header=header, rows=csv_rows, files=listed)
 
 
 def fingerprint(folder: Path) -> str:

@@ -11,6 +11,13 @@ first, one batch each: a release lands whole or not at all, and its rows read = 
   folder's files change (then it is verified afresh).
 - A revision (``YYYYMM_r1``) is the full month again: it lands again with its period and revision; staging keeps
   the newest revision of each period.
+- A change of the bureau's schema (a declared column missing from the header, or a figure column none of whose
+  values is a number any more): ``SchemaChanged`` stops the run at that release. Nothing of it lands and it is
+  neither landed nor rejected in the cursor, so the next run stops there again, until the connector follows the
+  bureau or the run is told ``accept_schema_change=True`` (then it lands: a missing column as null, the cells that
+  do not parse quarantined, ``extra.schema_changes`` in its manifest). Releases committed before it stay.
+- A column the spec does not declare is drift, never fatal: landed in ``extra_fields``, counted in
+  ``extra.schema_drift``.
 """
 
 from __future__ import annotations
@@ -25,10 +32,12 @@ from typing import Any
 import pyarrow as pa
 
 from connectors.statistics.drop import Release, ReleaseRejected, fingerprint, read_release, release_folders
-from connectors.statistics.rules import check_row
+from connectors.statistics.rules import FIELD_OF, check_row, schema_changes
 from connectors.statistics.schema import KEY_ENTERPRISE_SCHEMA
 from gridlake.connections import get_connection
 from gridlake.lake import BatchManifest, Lake, QuarantinedRecord
+from gridlake.records import SchemaChanged
+from gridlake.settings import get_settings
 
 __all__ = ["CONN_ID", "ENTITY", "PLATFORM", "ReleaseError", "ReleaseLoads", "StatisticsError", "load_releases"]
 
@@ -64,10 +73,12 @@ class ReleaseLoads(list[BatchManifest]):
         self.ignored: list[str] = []
 
 
-def load_releases(lake: Lake, conn: Any = CONN_ID) -> ReleaseLoads:
+def load_releases(lake: Lake, conn: Any = CONN_ID, *, accept_schema_change: bool = False) -> ReleaseLoads:
     """Land every release of the drop not landed yet; one committed batch per release (see the module doc).
 
-    ``conn`` is an Airflow connection (or its id) of type fs whose extra ``path`` is the drop folder.
+    ``conn`` is an Airflow connection (or its id) of type fs whose extra ``path`` is the drop folder. Raises
+    ``SchemaChanged`` at the first release to land whose columns changed (the batches committed before it in
+    this run stay), unless ``accept_schema_change``: then such a release lands, its changes in its manifest.
     """
     drop = _drop_path(conn)
     folders, ignored = release_folders(drop)
@@ -78,6 +89,7 @@ def load_releases(lake: Lake, conn: Any = CONN_ID) -> ReleaseLoads:
     for name in waiting:
         log.info("statistics release %s has no manifest yet (still being copied): skipped", name)
     cursor = _cursor(lake.cursor(PLATFORM, ENTITY))
+    min_records = get_settings().schema_change_min_records
     for period, revision, folder in folders:
         if folder.name in waiting:
             continue
@@ -100,8 +112,18 @@ def load_releases(lake: Lake, conn: Any = CONN_ID) -> ReleaseLoads:
         landed = cursor["releases"].get(name)
         if landed is not None and landed["manifest_sha256"] == release.manifest_sha256:
             continue
-        result.append(_land(lake, cursor, release, republished=landed is not None, waiting=waiting,
-                            ignored=ignored))
+        changes = schema_changes(release.header, release.rows, min_records=min_records)
+        if changes and not accept_schema_change:
+            error = SchemaChanged(PLATFORM, ENTITY, changes, records=len(release.rows))
+            error.add_note(f"release {name} ({folder}): nothing of it landed and it stays unread in the cursor; "
+                           f"{len(result)} batch(es) committed before it in this run stay committed; "
+                           f"load_releases(..., accept_schema_change=True) lands it as it is")
+            log.error("statistics release %s: %s", name, error)
+            raise error
+        if changes:
+            log.warning("statistics release %s: schema change accepted, landed as it is: %s", name, changes)
+        result.append(_land(lake, cursor, release, changes=changes, republished=landed is not None,
+                            waiting=waiting, ignored=ignored))
     return result
 
 
@@ -142,15 +164,20 @@ class _Tally:
     streets_unresolved: Counter[str] = field(default_factory=Counter)
 
 
-def _land(lake: Lake, cursor: dict[str, Any], release: Release, *, republished: bool, waiting: list[str],
-          ignored: list[str]) -> BatchManifest:
+def _land(lake: Lake, cursor: dict[str, Any], release: Release, *, changes: dict[str, str], republished: bool,
+          waiting: list[str], ignored: list[str]) -> BatchManifest:
+    drift = [name for name in release.header if name not in FIELD_OF]
+    if drift:
+        log.warning("statistics release %s has columns the spec does not declare (landed in extra_fields): %s",
+                    release.name, drift)
     rows: list[dict[str, Any]] = []
     quarantined: list[QuarantinedRecord] = []
     tally = _Tally()
     seen: set[str] = set()
     published_at = release.published_at.astimezone(UTC)
     for number, cells in enumerate(release.rows, start=1):
-        checked = check_row(cells, number=number, release=release.name, period=release.period, seen=seen)
+        checked = check_row(cells, number=number, release=release.name, period=release.period, seen=seen,
+                            header=release.header)
         if checked.row is None:
             assert checked.quarantined is not None
             quarantined.append(checked.quarantined)
@@ -178,5 +205,6 @@ def _land(lake: Lake, cursor: dict[str, Any], release: Release, *, republished: 
             "not_reported": tally.noticed["not_reported"],
             "street_short_name": tally.noticed["street_short_name"],
             "streets_unresolved": dict(sorted(tally.streets_unresolved.items())),
+            "schema_changes": changes, "schema_drift": {name: len(release.rows) for name in drift},
             "waiting": waiting, "ignored": ignored,
         })

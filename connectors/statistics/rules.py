@@ -15,18 +15,25 @@ with the first rule it breaks:
 A street that does not resolve (a defunct street after a merger, a misspelling) is not a reason: the row lands
 with ``street_code`` null and the name as written, and staging decides (the enterprise and its figures are
 sound, and the uscc places it better than a register's old street name).
+
+Columns are found by their header, so a release whose header differs from the spec's is still read: a column
+the spec does not declare is drift (its cells land in ``extra_fields``); a declared column that is missing, or a
+figure column none of whose values is a number any more (``schema_changes``), is a change of the bureau's
+schema, which stops the load unless accepted (then the missing column lands as null).
 """
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from gridlake import uscc as credit_code
 from gridlake.lake import QuarantinedRecord
+from gridlake.records import FieldWatch
 from gridlake.reference import resolve_street, streets, to_half_width
 
 __all__ = [
@@ -39,6 +46,8 @@ __all__ = [
     "check_row",
     "parse_number",
     "period_label",
+    "schema_changes",
+    "typed_cell",
 ]
 
 # (header as written, landed field): statistics.md, "Columns".
@@ -63,6 +72,10 @@ REASONS = ("schema_mismatch", "uscc_missing", "uscc_invalid", "duplicate_uscc", 
 _PLAIN = re.compile(r"-?\d+(?:\.\d+)?")
 _SEPARATED = re.compile(r"-?\d{1,3}(?:,\d{3})+(?:\.\d+)?")
 _MAX_DECIMALS = 4  # the landed figures' scale (schema.FIGURE)
+
+
+USCC_HEADER = "统一社会信用代码"
+EMPLOYEES_HEADER = "从业人员(人)"
 
 
 class NumberError(ValueError):
@@ -96,6 +109,38 @@ def parse_number(text: str | None) -> tuple[Decimal | None, str]:
     return value, kind
 
 
+def typed_cell(header: str, text: str) -> bool | None:
+    """Whether a figure cell has its declared type (a number; for 从业人员 a whole one), or None when it says
+    nothing (a blank or ``-``): what tells a column that changed type from a few dirty cells."""
+    try:
+        value, kind = parse_number(text)
+    except NumberError:
+        return False
+    if value is None or kind == "blank":
+        return None
+    return header != EMPLOYEES_HEADER or value == value.to_integral_value()
+
+
+def schema_changes(header: Sequence[str], rows: Sequence[Sequence[str]], *, min_records: int) -> dict[str, str]:
+    """The spec's columns that changed in a release, by header: ``disappeared`` (not in its header, however few
+    its rows: a header is the bureau's own statement) or ``changed_type`` (a figure column with at least
+    ``min_records`` values and not one of them a number, by ``FieldWatch``'s rule). Rows whose cell count is not
+    the header's (quarantined ``schema_mismatch``) are not counted."""
+    changes = {name: "disappeared" for name in HEADERS if name not in header}
+    watch = FieldWatch(HEADERS, known=HEADERS, min_records=min_records)
+    positions = {name: header.index(name) for name in FIGURE_HEADERS if name in header}
+    for cells in rows:
+        if len(cells) != len(header):
+            continue
+        for name, position in positions.items():
+            ok = typed_cell(name, cells[position])
+            if ok is not None:
+                watch.typed(name, ok=ok)
+    # Only the type changes: the watch sees no records, so its own "disappeared" would mean nothing here.
+    changes.update({name: how for name, how in watch.changes().items() if how == "changed_type"})
+    return changes
+
+
 @dataclass
 class CheckedRow:
     """One CSV row checked: a row to land or a record to quarantine, and what was noticed (for the manifest)."""
@@ -116,51 +161,63 @@ def _short_names() -> frozenset[str]:
     return frozenset(street.short_name for street in streets())
 
 
-def check_row(cells: list[str], *, number: int, release: str, period: str, seen: set[str]) -> CheckedRow:
-    """Check the ``number``-th data row of a release's CSV (``cells`` in header order); ``seen`` the usccs so far."""
-    named = dict(zip(HEADERS, cells))
+def check_row(cells: list[str], *, number: int, release: str, period: str, seen: set[str],
+              header: Sequence[str] = HEADERS) -> CheckedRow:
+    """Check the ``number``-th data row of a release's CSV (``cells`` in the order of the release's ``header``);
+    ``seen`` the usccs so far. A declared column the header lacks lands as null (its rule is not applied); the
+    cells of undeclared columns land in ``extra_fields``."""
+    named = dict(zip(header, cells))
     checked = CheckedRow(cells=named)
     try:
-        if len(cells) != len(HEADERS):
-            raise _Reject(None, "schema_mismatch", f"{len(cells)} cells, the header has {len(HEADERS)}")
-        code = credit_code.normalise(named["统一社会信用代码"])
+        if len(cells) != len(header):
+            raise _Reject(None, "schema_mismatch", f"{len(cells)} cells, the header has {len(header)}")
+        if USCC_HEADER not in named:
+            raise _Reject(USCC_HEADER, "uscc_missing", "the release has no such column")
+        code = credit_code.normalise(named[USCC_HEADER])
         if code is None:
-            raise _Reject("统一社会信用代码", "uscc_missing", "blank")
+            raise _Reject(USCC_HEADER, "uscc_missing", "blank")
         if not credit_code.is_valid(code):
-            raise _Reject("统一社会信用代码", "uscc_invalid", f"{named['统一社会信用代码']!r} fails its check")
+            raise _Reject(USCC_HEADER, "uscc_invalid", f"{named[USCC_HEADER]!r} fails its check")
         if code in seen:
-            raise _Reject("统一社会信用代码", "duplicate_uscc", f"{code} came earlier in release {release}")
+            raise _Reject(USCC_HEADER, "duplicate_uscc", f"{code} came earlier in release {release}")
         row: dict[str, Any] = {"uscc": code, "source_row": number}
-        for header in FIGURE_HEADERS:
+        for header_name in FIGURE_HEADERS:
+            if header_name not in named:
+                row[FIELD_OF[header_name]] = None
+                continue
             try:
-                value, kind = parse_number(named[header])
+                value, kind = parse_number(named[header_name])
             except NumberError as err:
-                raise _Reject(header, "number_unparseable", str(err)) from None
+                raise _Reject(header_name, "number_unparseable", str(err)) from None
             if kind != "plain":
                 checked.noticed.append(kind)
-            if header == "从业人员(人)" and value is not None:
+            if header_name == EMPLOYEES_HEADER and value is not None:
                 if value != value.to_integral_value():
-                    raise _Reject(header, "employees_not_integer", f"{named[header]!r}")
+                    raise _Reject(header_name, "employees_not_integer", f"{named[header_name]!r}")
                 value = int(value)
-            row[FIELD_OF[header]] = value
-        label = "".join(to_half_width(named["报告期"]).split())
-        if label != period_label(period):
-            raise _Reject("报告期", "period_mismatch", f"{named['报告期']!r}, the release is {period_label(period)}")
-        street = named["所属街道"].strip()
+            row[FIELD_OF[header_name]] = value
+        if "报告期" in named:
+            label = "".join(to_half_width(named["报告期"]).split())
+            if label != period_label(period):
+                raise _Reject("报告期", "period_mismatch",
+                              f"{named['报告期']!r}, the release is {period_label(period)}")
+        street = named.get("所属街道", "").strip()
         row["street_name"] = street or None
         row["street_code"] = resolve_street(street) if street else None
         if street and row["street_code"] is None:
             checked.noticed.append("street_unresolved")
         elif "".join(to_half_width(street).split()) in _short_names():
             checked.noticed.append("street_short_name")
-        row["enterprise_name"] = named["企业名称"].strip() or None
-        row["industry_code"] = "".join(to_half_width(named["行业代码"]).split()) or None
-        row["period_label"] = named["报告期"]
+        row["enterprise_name"] = named.get("企业名称", "").strip() or None
+        row["industry_code"] = "".join(to_half_width(named.get("行业代码", "")).split()) or None
+        row["period_label"] = named.get("报告期")
+        drift = {name: text for name, text in named.items() if name not in FIELD_OF}
+        row["extra_fields"] = json.dumps(drift, ensure_ascii=False) if drift else None
     except _Reject as err:
-        record_id = f"{release}:{credit_code.normalise(named.get('统一社会信用代码')) or f'row {number}'}"
+        record_id = f"{release}:{credit_code.normalise(named.get(USCC_HEADER)) or f'row {number}'}"
         checked.quarantined = QuarantinedRecord(
             record_id=record_id, field=err.header, reason=err.reason,
-            raw=json.dumps({"row": number, "cells": named if len(cells) == len(HEADERS) else cells,
+            raw=json.dumps({"row": number, "cells": named if len(cells) == len(header) else cells,
                             "detail": err.detail}, ensure_ascii=False))
         return checked
     seen.add(code)

@@ -6,6 +6,10 @@ apart from the release it replaces (staging keeps the newest revision of each pe
 
 Figures are decimals (the bureau reports 10k CNY and tonnes to 0.01; decimals keep ``12,345.67`` exact through
 the lake). A blank figure is zero, ``-`` is "not reported" and lands as null.
+
+A column the spec does not declare (schema drift) is landed, not dropped: its cells, as written, in
+``extra_fields`` (JSON text keyed by the header as written). A declared column a release lacks (landed only when
+the schema change is accepted) lands as null.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ KEY_ENTERPRISE_SCHEMA = pa.schema(
         pa.field("employees", pa.int64()),  # at the end of the month
         pa.field("energy_tce", FIGURE),  # year to date, tonnes of standard coal
         pa.field("period_label", pa.string()),  # 报告期 as written: 2026年10月
+        pa.field("extra_fields", pa.string()),  # schema drift: undeclared columns as JSON text {header: cell}
     ],
     metadata={"source": "statistics bureau drop: key_enterprises_YYYYMM.csv (verified against the .xlsx)",
               "grain": "one enterprise per release"},

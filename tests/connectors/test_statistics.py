@@ -1,6 +1,7 @@
 """The statistics connector against the simulated bureau's drop (and a drop written here from the spec alone):
 every release with a good manifest lands whole and once, a bad one lands nothing and is reported, a release
-still being copied waits, a revision lands the full month again, and the figures are the truth's.
+still being copied waits, a revision lands the full month again, and the figures are the truth's. A change of
+the bureau's columns (one missing, one no longer numeric) stops the load until accepted; a new one is drift.
 """
 
 from __future__ import annotations
@@ -31,7 +32,9 @@ from connectors.statistics import (
 )
 from gridlake import uscc
 from gridlake.lake import Lake
+from gridlake.records import SchemaChanged
 from gridlake.reference import resolve_street
+from gridlake.settings import get_settings
 from simulators.dataset import Dataset
 from simulators.statistics.drop import StatisticsDrop
 from simulators.statistics.generate import generate
@@ -264,15 +267,18 @@ def _code(n: int) -> str:
 
 
 def _cell(header: str, text: str) -> Any:
-    """As the bureau's workbook holds a cell: plain figures as numbers, the rest as text, blanks empty."""
-    if header in HEADERS[4:9] and re.fullmatch(r"-?\d+(\.\d+)?", text):
-        return int(text) if header == "从业人员(人)" else float(text)
+    """As the bureau's workbook holds a cell: plain figures (and plain numbers in a column the spec does not
+    declare) as numbers, the rest as text, blanks empty."""
+    if (header in HEADERS[4:9] or header not in HEADERS) and re.fullmatch(r"-?\d+(\.\d+)?", text):
+        return int(text) if re.fullmatch(r"-?\d+", text) else float(text)
     return text or None
 
 
-def _write_release(drop: Path, name: str, rows: list[list[str]], *, encoding: str = "gbk",
-                   xlsx_rows: list[list[str]] | None = None, manifest_rows: int | None = None) -> Path:
-    """A release folder as statistics.md describes it: XLSX (title row, header row), CSV, manifest last."""
+def _write_release(drop: Path, name: str, rows: list[list[str]], *, header: list[str] = HEADERS,
+                   encoding: str = "gbk", xlsx_rows: list[list[str]] | None = None,
+                   manifest_rows: int | None = None) -> Path:
+    """A release folder as statistics.md describes it: XLSX (title row, header row), CSV, manifest last;
+    ``header`` the columns as this release writes them (the spec's by default)."""
     period = name[:6]
     folder = drop / name
     folder.mkdir(parents=True)
@@ -280,12 +286,12 @@ def _write_release(drop: Path, name: str, rows: list[list[str]], *, encoding: st
     sheet = workbook.active
     sheet.title = "企业月报"
     sheet.append([f"东城区重点企业监测月报（{period[:4]}年{period[4:]}月）"])
-    sheet.append(HEADERS)
+    sheet.append(header)
     for row in xlsx_rows if xlsx_rows is not None else rows:
-        sheet.append([_cell(h, t) for h, t in zip(HEADERS, row)])
+        sheet.append([_cell(h, t) for h, t in zip(header, row)])
     workbook.save(folder / f"key_enterprises_{period}.xlsx")
     text = io.StringIO()
-    csv.writer(text, lineterminator="\r\n").writerows([HEADERS, *rows])
+    csv.writer(text, lineterminator="\r\n").writerows([header, *rows])
     data = text.getvalue().encode("utf-8") if encoding == "utf-8-sig" else text.getvalue().encode("gbk")
     (folder / f"key_enterprises_{period}.csv").write_bytes(
         (codecs.BOM_UTF8 + data) if encoding == "utf-8-sig" else data)
@@ -378,3 +384,106 @@ def test_a_release_republished_in_place_lands_again_marked_so(spec_drop: Path, t
     assert again.extra["republished"] is True and again.rows_landed == 1
     assert sorted(str(row["published_at"]) for row in _raw(lake)) == [
         "2026-11-16 02:00:00+00:00", "2026-11-17 01:30:00+00:00"]
+
+
+# ---------------------------------------------------------------- the bureau's columns change
+
+def _without(column: str, rows: list[list[str]]) -> tuple[list[str], list[list[str]]]:
+    """A header and rows as a release that no longer has ``column``."""
+    index = HEADERS.index(column)
+    return [h for h in HEADERS if h != column], [row[:index] + row[index + 1:] for row in rows]
+
+
+def test_a_missing_column_stops_the_load_at_its_release_until_the_change_is_accepted(spec_drop: Path,
+                                                                                       tmp_path: Path) -> None:
+    _write_release(spec_drop, "202609", [_row(_code(1), label="2026年09月")])
+    header, rows = _without("综合能耗(吨标准煤)", [_row(_code(n)) for n in (1, 2, 3)])  # fewer rows than the
+    _write_release(spec_drop, "202610", rows, header=header)  # type rule needs: a header says it alone
+    _write_release(spec_drop, "202611", [_row(_code(1), label="2026年11月")])
+    lake = Lake(tmp_path / "lake")
+    for _ in range(2):  # not marked done nor rejected: the next run meets it and stops again
+        with pytest.raises(SchemaChanged, match="综合能耗") as caught:
+            load_releases(lake)
+        assert (caught.value.platform, caught.value.entity) == (PLATFORM, ENTITY)
+        assert caught.value.changes == {"综合能耗(吨标准煤)": "disappeared"}
+        assert any("202610" in note for note in caught.value.__notes__)
+        assert len(lake.manifests(PLATFORM, ENTITY)) == 1  # 202609, committed before it, stays
+        assert {row["release"] for row in _raw(lake)} == {"202609"}
+        assert lake.read("quarantine", PLATFORM, ENTITY) is None
+        cursor = lake.cursor(PLATFORM, ENTITY)
+        assert set(cursor["releases"]) == {"202609"} and cursor["rejected"] == {}
+
+    accepted = load_releases(lake, accept_schema_change=True)
+    assert [m.extra["release"] for m in accepted] == ["202610", "202611"]
+    assert accepted[0].extra["schema_changes"] == {"综合能耗(吨标准煤)": "disappeared"}
+    assert accepted[0].rows_landed == 3 and accepted[1].extra["schema_changes"] == {}
+    landed = _by_release(_raw(lake))
+    assert all(row["energy_tce"] is None and row["revenue_wan"] == Decimal("1234.5") and row["employees"] == 12
+               and row["period_label"] == "2026年10月" for row in landed["202610"])
+    assert landed["202611"][0]["energy_tce"] == Decimal("3.25")
+    assert list(load_releases(lake)) == []  # landed: the change is not met again
+
+
+@pytest.mark.parametrize("column, text, reason", [
+    ("营业收入(万元)", "一千二百", "number_unparseable"),
+    ("从业人员(人)", "12.5", "employees_not_integer"),
+])
+def test_a_column_whose_every_value_changed_type_stops_the_load(spec_drop: Path, tmp_path: Path, column: str,
+                                                               text: str, reason: str) -> None:
+    count = get_settings().schema_change_min_records
+    index = HEADERS.index(column)
+    rows = [_row(_code(n)) for n in range(1, count + 3)]
+    for number, row in enumerate(rows):
+        row[index] = "-" if number < 2 else text  # "not reported" says nothing about the type
+    _write_release(spec_drop, "202610", rows)
+    lake = Lake(tmp_path / "lake")
+    with pytest.raises(SchemaChanged) as caught:
+        load_releases(lake)
+    assert caught.value.changes == {column: "changed_type"}
+    assert lake.manifests(PLATFORM, ENTITY) == [] and lake.cursor(PLATFORM, ENTITY) is None
+
+    (manifest,) = load_releases(lake, accept_schema_change=True)
+    assert manifest.extra["schema_changes"] == {column: "changed_type"}
+    assert manifest.rows_read == count + 2
+    assert manifest.rows_quarantined == {reason: count} and manifest.rows_landed == 2
+    assert {q["field"] for q in lake.read("quarantine", PLATFORM, ENTITY).to_pylist()} == {column}
+
+
+def test_a_few_values_of_the_wrong_type_are_only_quarantined(spec_drop: Path, tmp_path: Path) -> None:
+    count = get_settings().schema_change_min_records
+    rows = [_row(_code(n), label="2026年09月") for n in range(1, count + 6)]
+    for row in rows[:3]:
+        row[4] = "待核实"  # dirty cells among numbers
+    _write_release(spec_drop, "202609", rows)
+    few = [_row(_code(n), revenue="待核实") for n in range(1, count)]  # all text, but too few to tell
+    _write_release(spec_drop, "202610", few)
+    lake = Lake(tmp_path / "lake")
+    first, second = load_releases(lake)
+    assert first.rows_quarantined == {"number_unparseable": 3} and first.rows_landed == count + 2
+    assert second.rows_quarantined == {"number_unparseable": count - 1} and second.rows_landed == 0
+    assert first.extra["schema_changes"] == second.extra["schema_changes"] == {}
+
+
+def test_a_column_the_spec_does_not_declare_lands_in_extra_fields_and_is_reported(spec_drop: Path,
+                                                                                  tmp_path: Path) -> None:
+    new = "研发投入(万元)"
+    header = [*HEADERS[:5], new, *HEADERS[5:]]  # in the middle: columns are found by their header
+    rows = [[*row[:5], spent, *row[5:]] for row, spent in ((_row(_code(1)), "88.5"), (_row(_code(2)), ""),
+                                                            (_row(_code(3)), "1,200.00"))]
+    _write_release(spec_drop, "202610", rows, header=header)
+    lake = Lake(tmp_path / "lake")
+    (manifest,) = load_releases(lake)
+    assert manifest.rows_landed == 3 and manifest.rows_quarantined == {}
+    assert manifest.extra["schema_drift"] == {new: 3} and manifest.extra["schema_changes"] == {}
+    landed = {row["uscc"]: row for row in _raw(lake)}
+    assert [json.loads(landed[_code(n)]["extra_fields"]) for n in (1, 2, 3)] == [
+        {new: "88.5"}, {new: ""}, {new: "1,200.00"}]
+    assert all(row["revenue_wan"] == Decimal("1234.5") and row["profit_wan"] is None and row["tax_wan"] == 0
+               and row["employees"] == 12 for row in landed.values())
+
+
+def test_a_release_with_the_spec_columns_has_no_extra_fields(spec_drop: Path, tmp_path: Path) -> None:
+    _write_release(spec_drop, "202610", [_row(_code(1))])
+    lake = Lake(tmp_path / "lake")
+    (manifest,) = load_releases(lake)
+    assert manifest.extra["schema_drift"] == {} and [row["extra_fields"] for row in _raw(lake)] == [None]
