@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import json
+import os
+import shutil
 import signal
+import subprocess
+import sys
 import threading
 import time
 from datetime import datetime
+from pathlib import Path
 from typing import Annotated, Any
 
 import httpx
@@ -126,14 +132,32 @@ def demo(name: NameOpt = None, scale: ScaleOpt = None, days: DaysOpt = None, see
     dataset = Dataset.named(name or "demo")
     _generate(settings, dataset, scale=scale, days=days, seed=seed, end=end)
     started = time.monotonic()
+    lake_home = dataset.root / "gridlake"  # the demo's own lake: a fresh district gets a fresh lake
+    shutil.rmtree(lake_home, ignore_errors=True)
     with Simulators(dataset, settings=settings) as sims:
         _show_running(sims)
+        console.rule("Ingestion: every platform into the lake's raw zone (gridlake ingest all)")
+        _ingest(sims, lake_home)
         tour(sims, console=console)
+        console.rule("Ingestion again, a day later: only what changed lands")
+        _ingest(sims, lake_home)
         console.print("\n# The Airflow connections, as `gridlake sim serve` prints them:")
         for line in sims.exports():
             print(line, flush=True)
-    console.print(f"\nDemo done in {time.monotonic() - started:.1f} s; the platforms are stopped. "
-                  f"Serve them with: [bold]make serve[/] (or uv run gridlake sim serve)")
+    console.print(f"\nDemo done in {time.monotonic() - started:.1f} s; the platforms are stopped; the lake is "
+                  f"{lake_home / 'lake'}. Serve them with: [bold]make serve[/] (or uv run gridlake sim serve)")
+
+
+def _ingest(sims: Any, home: Path) -> None:
+    """Run ``gridlake ingest all`` against the running platforms, as an operator would: its own process, the
+    Airflow connections in its environment."""
+    env = dict(os.environ, GRIDLAKE_HOME=str(home))
+    env.setdefault("GRIDLAKE_PII_SALT", "demo-salt-not-for-production")
+    for conn_id, conn in sims.connections().items():
+        env[f"AIRFLOW_CONN_{conn_id.upper()}"] = conn if isinstance(conn, str) else json.dumps(conn)
+    done = subprocess.run([sys.executable, "-m", "gridlake", "ingest", "all"], env=env, check=False)
+    if done.returncode != 0:
+        raise typer.Exit(done.returncode)
 
 
 @app.command()
