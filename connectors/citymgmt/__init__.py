@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from connectors.citymgmt.load import CONN_ID, DEFAULT_BATCH_ROWS, CitymgmtError, load_all, load_table
+from connectors.citymgmt.load import (
+    CONN_ID,
+    DEFAULT_BATCH_ROWS,
+    CitymgmtError,
+    ColumnsChanged,
+    RetryPolicy,
+    load_all,
+    load_table,
+)
 from connectors.citymgmt.rules import REASONS
 from connectors.citymgmt.schema import PLATFORM, TABLES, SourceTable
 
@@ -13,6 +21,8 @@ __all__ = [
     "REASONS",
     "TABLES",
     "CitymgmtError",
+    "ColumnsChanged",
+    "RetryPolicy",
     "SourceTable",
     "load_all",
     "load_table",

@@ -10,7 +10,13 @@ Types, and why:
 - ``int`` → ``int32``; ``bigint`` keys → ``int64``; ``bool`` → ``bool``; text → ``string``.
 - ``timestamptz`` → ``timestamp[us, UTC]``: an instant (PostgreSQL's own resolution), zone-free in the lake.
 
-Every table carries ``updated_at`` (not null) and ``deleted_at`` (a soft delete, landed as such).
+Every table carries ``updated_at`` (not null) and ``deleted_at`` (a soft delete, landed as such), and lands one
+more column, ``extra_fields``: the columns the replica has and this schema does not declare (schema drift), as
+a JSON object in text, built in SQL (null when the table has none).
+
+Each declared column also has the PostgreSQL type citymgmt.md gives it (``declared_sql_type``); a load compares
+it with ``information_schema.columns`` before reading (``type_matches``): ``numeric`` by precision and scale,
+the others by ``data_type``; coordinates, whose type the spec leaves open, may be any floating or numeric type.
 """
 
 from __future__ import annotations
@@ -19,7 +25,8 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
-__all__ = ["PLATFORM", "TABLES", "SourceTable", "source_table"]
+__all__ = ["EXTRA_FIELDS", "PLATFORM", "TABLES", "SourceTable", "declared_sql_type", "served_sql_type", "source_table",
+           "type_matches"]
 
 PLATFORM = "citymgmt"
 _TS = pa.timestamp("us", tz="UTC")
@@ -28,6 +35,11 @@ _S = pa.string()
 _I = pa.int32()
 _L = pa.int64()
 _B = pa.bool_()
+EXTRA_FIELDS = "extra_fields"  # schema drift: the undeclared columns of a row as a JSON object (text)
+# The PostgreSQL type (information_schema's data_type) each Arrow type stands for; numeric carries (p, s).
+_SQL_TYPES = {_S: "text", _I: "integer", _L: "bigint", _B: "boolean", _TS: "timestamp with time zone",
+              _F: "double precision"}
+_COORDINATE_TYPES = ("double precision", "real", "numeric")  # the spec gives coordinates no type
 
 
 def _dec(precision: int, scale: int) -> pa.DataType:
@@ -50,29 +62,85 @@ class SourceTable:
         return self.qualified.replace(".", "__")
 
     @property
-    def schema(self) -> pa.Schema:
+    def source_fields(self) -> list[pa.Field]:
+        """The declared columns of the table in the replica: the spec's, then ``updated_at`` and ``deleted_at``."""
         fields = [pa.field(name, kind, nullable=name != self.pk) for name, kind in self.columns]
-        fields += [pa.field("updated_at", _TS, nullable=False), pa.field("deleted_at", _TS)]
-        return pa.schema(fields)
+        return fields + [pa.field("updated_at", _TS, nullable=False), pa.field("deleted_at", _TS)]
 
-    def select_sql(self) -> str:
-        """The select list: every declared column cast in SQL to what the Arrow schema expects."""
+    @property
+    def schema(self) -> pa.Schema:
+        """What lands: the declared columns and ``extra_fields`` (schema drift, JSON text)."""
+        return pa.schema([*self.source_fields, pa.field(EXTRA_FIELDS, _S)])
+
+    def select_sql(self, *, absent: frozenset[str] = frozenset(), aside: tuple[str, ...] = ()) -> str:
+        """The select list: every declared column cast in SQL to what the Arrow schema expects, ``absent`` ones
+        (missing or of another type, the change accepted) as null, and the ``aside`` columns (undeclared, or
+        declared with another type) gathered as a JSON object into ``extra_fields``."""
         parts = []
-        for field in self.schema:
-            parts.append(f"{_sql_cast(field.name, field.type)} as {_quote(field.name)}")
+        for field in self.source_fields:
+            value = _sql_null(field.type) if field.name in absent else _sql_cast(field.name, field.type)
+            parts.append(f"{value} as {_quote(field.name)}")
+        parts.append(f"{_json_sql(aside)} as {_quote(EXTRA_FIELDS)}")
         return ", ".join(parts)
+
+
+def declared_sql_type(kind: pa.DataType) -> str:
+    """The PostgreSQL type citymgmt.md gives a column of this Arrow type: ``numeric(8,3)``, ``text``, ..."""
+    if pa.types.is_decimal(kind):
+        return f"numeric({kind.precision},{kind.scale})"
+    return _SQL_TYPES[kind]
+
+
+def type_matches(kind: pa.DataType, served: str) -> bool:
+    """Whether a column served as ``served`` (as ``served_sql_type`` spells it) is what the schema declares."""
+    if kind == _F:
+        return served.split("(")[0] in _COORDINATE_TYPES
+    return served == declared_sql_type(kind)
+
+
+def served_sql_type(data_type: str, precision: int | None, scale: int | None) -> str:
+    """information_schema's ``data_type`` with numeric's precision and scale, spelled as ``declared_sql_type``."""
+    if data_type == "numeric" and precision is not None:
+        return f"numeric({precision},{scale or 0})"
+    return data_type
 
 
 def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _json_sql(names: tuple[str, ...]) -> str:
+    """A JSON object of the columns ``names`` as text, or null without any (``jsonb_build_object`` takes at most
+    100 arguments, so wider sets are built in pieces and merged)."""
+    if not names:
+        return "null::text"
+    pieces = []
+    for start in range(0, len(names), 50):
+        pairs = ", ".join(f"{_literal(name)}, {_quote(name)}" for name in names[start:start + 50])
+        pieces.append(f"jsonb_build_object({pairs})")
+    return f"({' || '.join(pieces)})::text"
+
+
+def _sql_null(kind: pa.DataType) -> str:
+    """A null of the type ``_sql_cast`` gives the column (decimals come as text)."""
+    if pa.types.is_decimal(kind):
+        return "null::text"
+    return f"null::{_sql_cast_type(kind)}"
+
+
+def _sql_cast_type(kind: pa.DataType) -> str:
+    return {_TS: "timestamptz", _F: "float8", _S: "text", _I: "int4", _L: "int8", _B: "bool"}[kind]
+
+
 def _sql_cast(name: str, kind: pa.DataType) -> str:
     column = _quote(name)
     if pa.types.is_decimal(kind):
         return f"({column})::numeric({kind.precision},{kind.scale})::text"  # parsed to the decimal in Arrow
-    sql_type = {_TS: "timestamptz", _F: "float8", _S: "text", _I: "int4", _L: "int8", _B: "bool"}[kind]
-    return f"({column})::{sql_type}"
+    return f"({column})::{_sql_cast_type(kind)}"
 
 
 def _t(qualified: str, columns: list[tuple[str, pa.DataType]], *, event_time: str | None = None,

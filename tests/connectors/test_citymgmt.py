@@ -8,19 +8,26 @@ too), so every assertion compares with what the test itself reads from PostgreSQ
 from __future__ import annotations
 
 import json
+import socket
+import uuid
 from collections import Counter
-from datetime import datetime, timedelta
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import psycopg
 import pyarrow as pa
 import pytest
+from psycopg.conninfo import make_conninfo
 
-from connectors.citymgmt import TABLES, load_all, load_table
+from connectors.citymgmt import TABLES, CitymgmtError, RetryPolicy, load_all, load_table
 from connectors.citymgmt.load import connection_uri
 from gridlake.connections import ConnectionNotFoundError, get_connection
-from gridlake.lake import BATCH_COLUMNS, Lake
+from gridlake.lake import BATCH_COLUMNS, Lake, Load
+from gridlake.records import SchemaChanged
 
 FEW = ("dust.reading", "vehicle.position", "grid.case", "grid.case_step", "fume.restaurant", "fume.reading",
        "diesel.obd")
@@ -261,3 +268,305 @@ def test_connection_and_options(served, tmp_path: Path, monkeypatch: pytest.Monk
     with pytest.raises(KeyError, match="no table"):
         load_table(lake, "grid.nothing")
     assert lake.manifests("citymgmt", "grid__cell") == []
+
+
+# ---------------------------------------------------------------- backfills (after the loads of ``runs``)
+
+def _start(cursor: dict[str, Any], lookback: timedelta = timedelta(minutes=10)) -> datetime:
+    """Where the next incremental load reads from: the newest updated_at less the look-back, or keys_from."""
+    return max(datetime.fromisoformat(cursor["updated_at"]) - lookback, datetime.fromisoformat(cursor["keys_from"]))
+
+
+def test_a_backfill_over_the_loaded_range_lands_nothing_and_keeps_the_cursor(
+        runs: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    lake, uri = runs["lake"], runs["uri"]
+    monkeypatch.setenv("AIRFLOW_CONN_CITYMGMT_DB", uri)
+    cursors = {table: lake.cursor("citymgmt", TABLES[table].entity) for table in FEW}
+    since = datetime(2020, 1, 1, tzinfo=UTC)
+    manifests = load_all(lake, tables=FEW, batch_rows=5_000, since=since)
+    for table, manifest in manifests.items():
+        until = _start(cursors[table])
+        assert manifest.extra["backfill"] == {"since": since.isoformat(), "until": until.isoformat(),
+                                              "clamped": True}, table
+        assert manifest.rows_read == manifest.rows_landed == 0 and not manifest.rows_quarantined, table
+        assert manifest.cursor_to == manifest.cursor_from == cursors[table], table
+        assert lake.cursor("citymgmt", TABLES[table].entity) == cursors[table]
+        in_range = sum(1 for _, at in _visible(uri, table) if at < until)
+        assert manifest.extra["rows_already_landed"] == manifest.extra["rows_served"] == in_range, table
+    assert manifests["dust.reading"].extra["rows_already_landed"] > 1_000  # it did re-read the range
+    after = load_all(lake, tables=FEW, batch_rows=5_000)  # and the incremental loads go on as before
+    assert all(m.rows_read == 0 and m.cursor_to == cursors[t] for t, m in after.items())
+
+
+def _thirds(versions: dict[Key, str | None]) -> tuple[datetime, datetime]:
+    times = sorted({at for _, at in versions})
+    return times[len(times) // 3], times[2 * len(times) // 3]
+
+
+@pytest.mark.parametrize("table", ["dust.reading", "grid.case"])
+def test_backfills_then_an_incremental_load_land_what_one_clean_load_lands(
+        served, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, table: str) -> None:
+    uri = served.connections()["citymgmt_db"]
+    monkeypatch.setenv("AIRFLOW_CONN_CITYMGMT_DB", uri)
+    visible = _visible(uri, table)
+    lake, clean = Lake(tmp_path / "lake"), Lake(tmp_path / "clean")
+    first, second = _thirds(visible)
+
+    middle = load_table(lake, table, since=first, until=second)
+    assert middle.extra["backfill"] == {"since": first.isoformat(), "until": second.isoformat(), "clamped": False}
+    assert middle.cursor_to is None  # no cursor before, none after
+    landed, quarantined = _landed(lake, table, batch_id=middle.batch_id)
+    _check_exact(landed, quarantined, {key: why for key, why in visible.items() if first <= key[1] < second})
+    tail = load_table(lake, table, since=second)  # up to now: with no cursor, nothing to clamp to
+    assert tail.extra["backfill"] == {"since": second.isoformat(), "until": None, "clamped": False}
+    landed, quarantined = _landed(lake, table, batch_id=tail.batch_id)
+    _check_exact(landed, quarantined, {key: why for key, why in visible.items() if key[1] >= second})
+
+    incremental = load_table(lake, table)  # skips what both backfills landed
+    landed, quarantined = _landed(lake, table, batch_id=incremental.batch_id)
+    _check_exact(landed, quarantined, {key: why for key, why in visible.items() if key[1] < first})
+    assert incremental.extra["rows_already_landed"] == sum(1 for _, at in visible if at >= first)
+    everything, everything_q = _landed(lake, table)
+    _check_exact(everything, everything_q, visible)  # together, each version once
+
+    reference = load_table(clean, table)
+    clean_landed, clean_quarantined = _landed(clean, table)
+    assert sorted(everything) == sorted(clean_landed) and sorted(everything_q) == sorted(clean_quarantined)
+    assert incremental.cursor_to == reference.cursor_to
+    again = load_table(lake, table)
+    assert again.rows_read == 0 and again.cursor_to == reference.cursor_to
+
+
+def test_a_backfill_is_clamped_to_where_the_incremental_load_reads(
+        served, lake: Lake, monkeypatch: pytest.MonkeyPatch) -> None:
+    uri = served.connections()["citymgmt_db"]
+    monkeypatch.setenv("AIRFLOW_CONN_CITYMGMT_DB", uri)
+    table = "dust.reading"
+    visible = _visible(uri, table)
+    cursor = load_table(lake, table).cursor_to
+    start = _start(cursor)
+
+    late = load_table(lake, table, until=datetime(2100, 1, 1, tzinfo=UTC))
+    assert late.extra["backfill"] == {"since": None, "until": start.isoformat(), "clamped": True}
+    assert late.extra["rows_served"] == sum(1 for _, at in visible if at < start) > 0  # not one row past start
+    assert late.rows_read == 0 and late.cursor_to == cursor
+
+    earlier = start - timedelta(hours=1)
+    inside = load_table(lake, table, since=earlier - timedelta(hours=1), until=earlier)
+    assert inside.extra["backfill"]["clamped"] is False
+    assert inside.extra["backfill"]["until"] == earlier.isoformat()
+    assert inside.extra["rows_served"] == sum(1 for _, at in visible if earlier - timedelta(hours=1) <= at < earlier)
+
+    beyond = load_table(lake, table, since=start + timedelta(minutes=1))  # wholly in the incremental's range
+    assert beyond.extra["backfill"]["clamped"] is True and beyond.extra["rows_served"] == 0
+    assert lake.cursor("citymgmt", TABLES[table].entity) == cursor
+    with pytest.raises(ValueError, match="aware"):
+        load_table(lake, table, since=datetime(2026, 11, 1))
+    with pytest.raises(ValueError, match="before until"):
+        load_table(lake, table, since=start, until=start)
+
+
+# ---------------------------------------------------------------- the replica's columns change
+
+@dataclass(frozen=True)
+class _WatchedLake(Lake):
+    """A lake that counts the loads begun and passes each step of a load to ``on_step`` (with the load's number)."""
+
+    begun: list[str] = field(default_factory=list)
+    on_step: Callable[[int, str], None] | None = None
+
+    def begin(self, platform: str, entity: str, schema: pa.Schema, *,
+              on_step: Callable[[str], None] | None = None) -> Load:
+        self.begun.append(entity)
+        number = len(self.begun)
+        hook = self.on_step
+        return super().begin(platform, entity, schema,
+                             on_step=None if hook is None else (lambda step: hook(number, step)))
+
+
+@dataclass
+class Scratch:
+    """A database of the test's own in the simulated cluster: ``admin`` its superuser, ``uri`` the reader's."""
+
+    admin: psycopg.Connection
+    uri: str
+
+
+_READING = ("reading_id bigint primary key, road_id text, sensor_id text, measured_at timestamptz, "
+            "dust_load_g_m2 numeric(8,3), pm10_ug_m3 numeric(8,1), updated_at timestamptz not null, "
+            "deleted_at timestamptz")
+_T0 = "timestamptz '2026-11-10 08:00:00+08'"
+
+
+@pytest.fixture
+def scratch(served, monkeypatch: pytest.MonkeyPatch) -> Iterator[Scratch]:
+    """A fresh database (as the cluster's superuser) with ``dust.reading`` as citymgmt.md declares it, 30 rows,
+    readable by the connector's login: a table to alter without touching the shared ones."""
+    name = f"scratch_{uuid.uuid4().hex[:8]}"
+    admin_info = served.database.admin_conninfo
+    with psycopg.connect(admin_info, autocommit=True) as admin:
+        admin.execute(f"create database {name}")
+    uri = served.connections()["citymgmt_db"].rsplit("/", 1)[0] + f"/{name}"
+    monkeypatch.setenv("AIRFLOW_CONN_CITYMGMT_DB", uri)
+    try:
+        with psycopg.connect(make_conninfo(admin_info, dbname=name), autocommit=True) as conn:
+            conn.execute(f"grant connect on database {name} to reader")
+            conn.execute("create schema dust")
+            conn.execute("grant usage on schema dust to reader")
+            conn.execute(f"create table dust.reading ({_READING})")
+            conn.execute("grant select on dust.reading to reader")
+            _add_readings(conn, 1, 30)
+            yield Scratch(conn, uri)
+    finally:
+        with psycopg.connect(admin_info, autocommit=True) as admin:
+            admin.execute(f"drop database {name} with (force)")
+
+
+def _add_readings(conn: psycopg.Connection, first: int, last: int) -> None:
+    conn.execute(f"insert into dust.reading (reading_id, road_id, sensor_id, measured_at, dust_load_g_m2, "
+                 f"pm10_ug_m3, updated_at) select g, 'R' || (g % 3), 'S' || g, {_T0} + g * interval '5 minutes', "
+                 f"g * 0.125, g * 1.5, {_T0} + g * interval '5 minutes' from generate_series({first}, {last}) g")
+
+
+def _rows(lake: Lake) -> list[dict[str, Any]]:
+    raw = lake.read("raw", "citymgmt", "dust__reading")
+    return [] if raw is None else sorted(raw.to_pylist(), key=lambda row: row["reading_id"])
+
+
+def test_undeclared_columns_land_in_extra_fields(scratch: Scratch, lake: Lake) -> None:
+    scratch.admin.execute("alter table dust.reading add column pm25_ug_m3 numeric(8,1), add column note text")
+    scratch.admin.execute("update dust.reading set pm25_ug_m3 = reading_id * 0.5, note = 'n' || reading_id "
+                          "where reading_id <= 20")
+    manifest = load_table(lake, "dust.reading")
+    assert manifest.rows_landed == 30 and manifest.extra["schema_changes"] == {}
+    assert manifest.extra["schema_drift"] == {"pm25_ug_m3": 30, "note": 30}
+    rows = _rows(lake)
+    assert [json.loads(row["extra_fields"]) for row in rows[:2]] == [
+        {"pm25_ug_m3": 0.5, "note": "n1"}, {"pm25_ug_m3": 1.0, "note": "n2"}]
+    assert json.loads(rows[-1]["extra_fields"]) == {"pm25_ug_m3": None, "note": None}
+    assert rows[3]["dust_load_g_m2"] == Decimal("0.500")  # the declared columns as before
+    scratch.admin.execute("alter table dust.reading drop column pm25_ug_m3, drop column note")
+    _add_readings(scratch.admin, 31, 32)
+    plain = load_table(lake, "dust.reading")
+    assert plain.rows_landed == 2 and plain.extra["schema_drift"] == {}
+    assert [row["extra_fields"] for row in _rows(lake)[-2:]] == [None, None]
+
+
+def test_a_disappeared_column_stops_the_load_until_accepted(scratch: Scratch, tmp_path: Path) -> None:
+    lake = _WatchedLake(tmp_path / "lake")
+    first = load_table(lake, "dust.reading")
+    scratch.admin.execute("alter table dust.reading drop column pm10_ug_m3")
+    _add_readings_without_pm10(scratch.admin, 31, 40)
+    for _ in range(2):  # it stops, and stops again
+        with pytest.raises(SchemaChanged, match="pm10_ug_m3 disappeared") as stopped:
+            load_table(lake, "dust.reading")
+        assert stopped.value.changes == {"pm10_ug_m3": "disappeared"}
+        assert "dust.reading" in str(stopped.value)
+    assert len(lake.begun) == 3  # not retried
+    assert [m.batch_id for m in lake.manifests("citymgmt", "dust__reading")] == [first.batch_id]
+    assert lake.cursor("citymgmt", "dust__reading") == first.cursor_to and len(_rows(lake)) == 30
+    assert not [p for p in (lake.root / "_staging").rglob("*") if p.is_file()]
+
+    accepted = load_table(lake, "dust.reading", accept_schema_change=True)
+    assert accepted.extra["schema_changes"] == {"pm10_ug_m3": "disappeared"}
+    assert accepted.rows_landed == 10
+    new = _rows(lake)[30:]
+    assert [row["reading_id"] for row in new] == list(range(31, 41))
+    assert all(row["pm10_ug_m3"] is None and row["dust_load_g_m2"] is not None for row in new)
+
+
+def _add_readings_without_pm10(conn: psycopg.Connection, first: int, last: int) -> None:
+    conn.execute(f"insert into dust.reading (reading_id, road_id, sensor_id, measured_at, dust_load_g_m2, "
+                 f"updated_at) select g, 'R1', 'S' || g, {_T0} + g * interval '5 minutes', g * 0.125, "
+                 f"{_T0} + g * interval '5 minutes' from generate_series({first}, {last}) g")
+
+
+def test_a_column_of_another_type_stops_the_load_until_accepted(scratch: Scratch, lake: Lake) -> None:
+    scratch.admin.execute("alter table dust.reading alter column dust_load_g_m2 type numeric(10,4)")
+    scratch.admin.execute("update dust.reading set dust_load_g_m2 = dust_load_g_m2 + 0.0001")
+    with pytest.raises(SchemaChanged, match=r"dust_load_g_m2 changed_type \(numeric\(10,4\), declared "
+                                            r"numeric\(8,3\)\)") as stopped:
+        load_table(lake, "dust.reading")
+    assert stopped.value.changes == {"dust_load_g_m2": "changed_type"}
+    assert lake.manifests("citymgmt", "dust__reading") == []
+    accepted = load_table(lake, "dust.reading", accept_schema_change=True)
+    assert accepted.extra["schema_changes"] == {"dust_load_g_m2": "changed_type"}
+    rows = _rows(lake)
+    assert len(rows) == 30 and all(row["dust_load_g_m2"] is None for row in rows)  # not rounded to (8,3)
+    assert json.loads(rows[0]["extra_fields"]) == {"dust_load_g_m2": 0.1251}  # the value as served, kept
+    assert rows[0]["pm10_ug_m3"] == Decimal("1.5")
+
+    scratch.admin.execute("alter table dust.reading alter column reading_id type text")
+    with pytest.raises(SchemaChanged, match="reading_id changed_type"):
+        load_table(lake, "dust.reading")
+    with pytest.raises(CitymgmtError, match="reading_id.*cannot be accepted"):
+        load_table(lake, "dust.reading", accept_schema_change=True)
+
+
+# ---------------------------------------------------------------- transient faults
+
+def _terminate_readers(admin_info: str, table: str) -> int:
+    """Terminate the backends of the reader login streaming ``table``; returns how many."""
+    with psycopg.connect(admin_info, autocommit=True) as admin:
+        return admin.execute("select count(*) filter (where pg_terminate_backend(pid)) from pg_stat_activity "
+                             "where usename = 'reader' and query like %s", (f"%{table}%",)).fetchone()[0]
+
+
+def test_a_dropped_connection_is_retried_and_lands_what_a_clean_load_lands(
+        served, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AIRFLOW_CONN_CITYMGMT_DB", served.connections()["citymgmt_db"])
+    table, terminated = "vehicle.position", []
+
+    def drop_the_connection(load_number: int, step: str) -> None:
+        if load_number == 1 and step == "staged:raw:1":  # mid-stream: the first file is staged
+            terminated.append(_terminate_readers(served.database.admin_conninfo, table))
+
+    lake = _WatchedLake(tmp_path / "lake", on_step=drop_the_connection)
+    policy = RetryPolicy(attempts=3, initial_wait_s=0.05, max_wait_s=0.1)
+    manifest = load_table(lake, table, batch_rows=500, policy=policy)
+    clean = load_table(Lake(tmp_path / "clean"), table, batch_rows=500)
+    assert terminated == [1] and len(lake.begun) == 2 and manifest.extra["attempts"] == 2
+    assert manifest.rows_read == clean.rows_read > 20_000 and manifest.rows_quarantined == clean.rows_quarantined
+    landed, quarantined = _landed(lake, table)
+    clean_landed, clean_quarantined = _landed(Lake(tmp_path / "clean"), table)
+    assert len(landed) == len(set(landed)) and sorted(landed) == sorted(clean_landed)
+    assert sorted(quarantined) == sorted(clean_quarantined)
+    assert manifest.cursor_to == clean.cursor_to
+    assert len(lake.manifests("citymgmt", "vehicle__position")) == 1
+    on_disk = {p.relative_to(lake.root).as_posix() for p in (lake.root / "raw").rglob("*.parquet")}
+    assert on_disk == {item["path"] for item in manifest.files if item["zone"] == "raw"}  # the aborted one's gone
+    assert not [p for p in (lake.root / "_staging").rglob("*") if p.is_file()]
+
+
+def test_a_connection_that_keeps_failing_gives_up_naming_the_table(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    with socket.socket() as probe:  # a loopback port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    monkeypatch.setenv("AIRFLOW_CONN_CITYMGMT_DB", f"postgresql://reader:secret@127.0.0.1:{port}/citymgmt")
+    lake = _WatchedLake(tmp_path / "lake")
+    with pytest.raises(CitymgmtError, match=r"citymgmt: dust\.reading: the connection failed on each of 3 "
+                                            r"attempts.*(refused|connect)"):
+        load_table(lake, "dust.reading", policy=RetryPolicy(attempts=3, initial_wait_s=0.01, max_wait_s=0.02))
+    assert len(lake.begun) == 3 and lake.manifests("citymgmt", "dust__reading") == []
+
+
+def test_an_error_of_the_query_is_not_retried(scratch: Scratch, tmp_path: Path) -> None:
+    # dust.reading as a view whose one row fails to compute: an SQL error mid-stream, not a lost connection.
+    scratch.admin.execute("alter table dust.reading rename to reading_base")
+    _add_readings_to("dust.reading_base", scratch.admin, 31, 5_000)
+    scratch.admin.execute(
+        "create view dust.reading as select reading_id, road_id, sensor_id, measured_at, "
+        "(dust_load_g_m2 / case when reading_id = 4000 then 0 else 1 end)::numeric(8,3) as dust_load_g_m2, "
+        "pm10_ug_m3, updated_at, deleted_at from dust.reading_base")
+    scratch.admin.execute("grant select on dust.reading to reader")
+    lake = _WatchedLake(tmp_path / "lake")
+    with pytest.raises(CitymgmtError, match=r"citymgmt: dust\.reading: reading all rows failed.*division by zero"):
+        load_table(lake, "dust.reading", batch_rows=200, policy=RetryPolicy(attempts=3, initial_wait_s=0.01))
+    assert len(lake.begun) == 1 and lake.manifests("citymgmt", "dust__reading") == []
+
+
+def _add_readings_to(table: str, conn: psycopg.Connection, first: int, last: int) -> None:
+    conn.execute(f"insert into {table} (reading_id, road_id, sensor_id, measured_at, dust_load_g_m2, pm10_ug_m3, "
+                 f"updated_at) select g, 'R1', 'S' || g, {_T0} + g * interval '1 minute', g * 0.001, 1.5, "
+                 f"{_T0} + g * interval '1 minute' from generate_series({first}, {last}) g")
