@@ -58,11 +58,15 @@ class HotlineClient(PlatformClient):
         data, _ = self.get_json("/services.json", {})
         return _objects(data, self.describe("/services.json", {}))
 
-    def requests_page(self, *, page: int, page_size: int, updated_after: str | None = None) -> Page:
-        """One page of ``GET /requests.json`` with the 12345 extensions, ordered by (updated, id)."""
+    def requests_page(self, *, page: int, page_size: int, updated_after: str | None = None,
+                      updated_before: str | None = None) -> Page:
+        """One page of ``GET /requests.json`` with the 12345 extensions, ordered by (updated, id);
+        ``updated_after`` is strict (the spec), ``updated_before`` bounds the other end."""
         params: dict[str, Any] = {"extensions": "true", "page": page, "page_size": page_size}
         if updated_after is not None:
             params["updated_after"] = updated_after
+        if updated_before is not None:
+            params["updated_before"] = updated_before
         data, response = self.get_json("/requests.json", params)
         total = response.headers.get("X-Total-Count")
         described = self.describe("/requests.json", params)

@@ -14,10 +14,19 @@ the versions read within ``lookback`` of it. The next load starts at that time l
 those versions: a version is landed once, but a version that appears late with an earlier time (within the
 look-back) is still read. A version whose ``updated_datetime`` goes backwards (the spec says it happens) is
 landed as served when the load sees it; one that goes back beyond the look-back is invisible to any
-``updated_after`` filter, and a full reload (``full=True``) is the only way to read it.
+``updated_after`` filter of an incremental load: a backfill of its range, or a full reload (``full=True``), reads it.
 
 Within a load the same version twice (the platform repeats orders on a page) is read once: ``rows_read``
 counts distinct versions, which the lake reconciles against landed + quarantined; the repeats are reported.
+
+A *backfill* (``since``/``until``) reads a range of updated times again, asking the platform for it
+(``updated_after``/``updated_before``), and lands the versions of the range that are not in the lake yet (raw or
+quarantine zone, keyed as above). It never moves the cursor and never reaches into what the incremental loads
+read: its end is clamped to where they start. An incremental load whose start lies before the end of a committed
+backfill skips that backfill's versions.
+
+Every load watches the declared fields (``RequestWatch``): a field the earlier loads had that every record of
+this one lacks, or whose every value changed type, stops the load (``SchemaChanged``) unless it is accepted.
 """
 
 from __future__ import annotations
@@ -25,26 +34,31 @@ from __future__ import annotations
 import json
 import os
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from connectors.hotline.client import PLATFORM, HotlineClient, HotlineError, Page, RetryPolicy
 from connectors.hotline.rules import (
+    REQUEST_FIELDS,
     TZ,
     RequestRules,
+    RequestWatch,
     check_request,
     check_service,
     normalise_code,
     parse_instant,
     version_key,
 )
-from connectors.hotline.schema import REQUEST_SCHEMA, SERVICE_SCHEMA
+from connectors.hotline.schema import REQUEST_SCHEMA, SERVICE_FIELDS, SERVICE_SCHEMA
 from gridlake.connections import get_connection
 from gridlake.lake import BatchManifest, Lake, QuarantinedRecord
+from gridlake.records import FieldWatch
+from gridlake.settings import get_settings
 
 __all__ = [
     "CONN_ID",
@@ -62,7 +76,9 @@ MAX_PAGE_SIZE = 1000
 DEFAULT_LOOKBACK = timedelta(minutes=10)
 PII_SALT_ENV = "GRIDLAKE_PII_SALT"
 _STEP = timedelta(seconds=1)
+_TICK = timedelta(microseconds=1)  # the finest step of a landed time
 _WRITE_EVERY = 20_000
+_Key = tuple[str, str]
 
 
 def load_requests(
@@ -73,6 +89,9 @@ def load_requests(
     clock: Callable[[], datetime] | None = None,
     lookback: timedelta = DEFAULT_LOOKBACK,
     full: bool = False,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    accept_schema_change: bool = False,
     pii_salt: str | None = None,
     policy: RetryPolicy | None = None,
     on_page: Callable[[int, Page], None] | None = None,
@@ -81,12 +100,16 @@ def load_requests(
 
     ``conn`` is an Airflow connection (or its id). ``clock`` gives the platform's now, beyond which an
     updated time is quarantined (default: the platform's ``Date`` header). ``full`` reads everything again
-    (versions already landed are skipped only within the look-back). ``pii_salt`` keys the complainant phone
-    hash (default: the connection's extra ``pii_salt``, else ``$GRIDLAKE_PII_SALT``). ``on_page`` is called
-    after each page is read (progress, tests).
+    (versions already landed are skipped only within the look-back). ``since``/``until`` (aware) make the load
+    a backfill of the versions updated in [since, until) (None: from the beginning / up to the cursor), which
+    lands what the lake lacks and leaves the cursor as it is. ``accept_schema_change`` lands a load in which a
+    field disappeared or changed type (otherwise ``SchemaChanged`` stops it). ``pii_salt`` keys the complainant
+    phone hash (default: the connection's extra ``pii_salt``, else ``$GRIDLAKE_PII_SALT``). ``on_page`` is
+    called after each page is read (progress, tests).
     """
     if not 1 <= page_size <= MAX_PAGE_SIZE:
         raise ValueError(f"page_size must be 1-{MAX_PAGE_SIZE}, got {page_size}")
+    backfill = _check_range(since, until, full=full)
     conn = get_connection(conn) if isinstance(conn, str) else conn
     salt = _salt(conn, pii_salt)
     with HotlineClient.from_connection(conn, policy=policy) as client, \
@@ -100,20 +123,41 @@ def load_requests(
             return clock() if clock is not None else (client.platform_now or datetime.now(UTC))
 
         now = platform_now()
-        rules = RequestRules(service_codes=codes, now=now, pii_salt=salt)
-        cursor = _Cursor.load(load.cursor_from, lookback=lookback)
+        watch = RequestWatch(REQUEST_FIELDS, known=(load.cursor_from or {}).get("fields") or (),
+                             min_records=get_settings().schema_change_min_records)
+        rules = RequestRules(service_codes=codes, now=now, pii_salt=salt, watch=watch)
+        window: _Window | None = None
+        if backfill:
+            # A throwaway cursor (it only tells the repeats within this load); the committed one stays.
+            cursor = _Cursor(lookback=lookback)
+            window = _Window.of(since, until, point=_resume_point(load.cursor_from, lookback=lookback))
+            landed = _landed_versions(lake, since=window.since, end=window.end)
+            start, before = window.after(), window.before()
+        else:
+            cursor = _Cursor.load(load.cursor_from, lookback=lookback)
+            start, before = None if full else cursor.start(), None
+            landed = _landed_versions(lake, since=None if start is None else start + _TICK,
+                                      batches=_backfills_reaching(lake, start))
         tally = _Tally()
         rows: list[dict[str, Any]] = []
         quarantined: list[QuarantinedRecord] = []
-        for page in _pages(client, start=None if full else cursor.start(), page_size=page_size, tally=tally):
+        pages: Iterable[Page] = () if window is not None and window.empty else \
+            _pages(client, start=start, before=before, page_size=page_size, tally=tally)
+        for page in pages:
             rules = replace(rules, now=platform_now())
             for item in page.items:
                 tally.served += 1
+                if window is not None and not window.holds(_updated(item)):
+                    tally.outside += 1  # the one-second margins asked for around the range
+                    continue
                 key = version_key(item)
-                if key in cursor.seen:
+                if key in cursor.seen or key in landed:
                     tally.already_read += 1
+                    if key not in cursor.seen:  # landed by an earlier batch: it moves the cursor as if read
+                        cursor.read(key, item, now=rules.now + rules.future_tolerance, new=False)
                     continue
                 cursor.read(key, item, now=rules.now + rules.future_tolerance)
+                watch.record(item)
                 checked = check_request(item, rules)
                 tally.drift.update(checked.drift)
                 tally.without_offset += checked.without_offset
@@ -127,10 +171,20 @@ def load_requests(
                     rows.clear()
             if on_page is not None:
                 on_page(tally.pages, page)
+        changes = watch.check(PLATFORM, "requests", accept=accept_schema_change)
         load.write(pa.Table.from_pylist(rows, schema=REQUEST_SCHEMA))
         load.quarantine(quarantined)
-        return load.commit(cursor_to=cursor.dump(), rows_read=cursor.new_versions,
-                           extra=tally.report(client, now=now, cursor_from=load.cursor_from, full=full))
+        extra = tally.report(client, now=now, full=not backfill and (full or load.cursor_from is None))
+        extra["schema_changes"] = changes
+        if window is not None:
+            extra["backfill"] = window.report()
+            extra["rows_outside_range"] = tally.outside
+            cursor_to = load.cursor_from
+        else:
+            cursor_to = cursor.dump()
+            if cursor_to is not None:
+                cursor_to["fields"] = _fields(watch, changes)
+        return load.commit(cursor_to=cursor_to, rows_read=cursor.new_versions, extra=extra)
 
 
 def load_services(
@@ -138,20 +192,28 @@ def load_services(
     conn: Any = CONN_ID,
     *,
     clock: Callable[[], datetime] | None = None,
+    accept_schema_change: bool = False,
     policy: RetryPolicy | None = None,
 ) -> BatchManifest:
-    """Land the whole service list (the matter categories) as one snapshot batch."""
+    """Land the whole service list (the matter categories) as one snapshot batch.
+
+    A field the earlier snapshots had that every service lacks, or whose every value changed type, stops the
+    load (``SchemaChanged``) unless ``accept_schema_change``.
+    """
     conn = get_connection(conn) if isinstance(conn, str) else conn
     with HotlineClient.from_connection(conn, policy=policy) as client, \
             lake.begin(PLATFORM, "services", SERVICE_SCHEMA) as load:
         items = client.services()
         now = clock() if clock is not None else (client.platform_now or datetime.now(UTC))
+        watch = FieldWatch(SERVICE_FIELDS, known=(load.cursor_from or {}).get("fields") or (),
+                           min_records=get_settings().schema_change_min_records)
         rows: list[dict[str, Any]] = []
         quarantined: list[QuarantinedRecord] = []
         drift: Counter[str] = Counter()
         codes: set[str] = set()
         for item in items:
-            checked = check_service(item)
+            watch.record(item)
+            checked = check_service(item, watch=watch)
             drift.update(checked.drift)
             if checked.row is not None and normalise_code(checked.row["service_code"]) in codes:
                 quarantined.append(QuarantinedRecord(checked.row["service_code"], "service_code",
@@ -162,11 +224,130 @@ def load_services(
             else:
                 assert checked.quarantined is not None
                 quarantined.append(checked.quarantined)
+        changes = watch.check(PLATFORM, "services", accept=accept_schema_change)
         load.write(pa.Table.from_pylist(rows, schema=SERVICE_SCHEMA))
         load.quarantine(quarantined)
-        return load.commit(cursor_to={"snapshot_at": now.astimezone(TZ).isoformat()}, rows_read=len(items),
+        return load.commit(cursor_to={"snapshot_at": now.astimezone(TZ).isoformat(),
+                                      "fields": _fields(watch, changes)},
+                           rows_read=len(items),
                            extra={"requests": client.requests_made, "retries": client.retries,
-                                  "schema_drift": dict(sorted(drift.items()))})
+                                  "schema_drift": dict(sorted(drift.items())), "schema_changes": changes})
+
+
+def _fields(watch: FieldWatch, changes: dict[str, str]) -> list[str]:
+    """The fields the next load expects: those seen so far, but for the disappearances this load accepted
+    (else every later load would stop again on the same, accepted, change)."""
+    return [name for name in watch.seen() if changes.get(name) != "disappeared"]
+
+
+def _check_range(since: datetime | None, until: datetime | None, *, full: bool) -> bool:
+    """Whether the load is a backfill; a range that cannot be read is an error, not an empty load."""
+    for name, value in (("since", since), ("until", until)):
+        if value is not None and value.utcoffset() is None:
+            raise ValueError(f"{PLATFORM}.requests backfill: {name}={value.isoformat()} has no offset: give an "
+                             f"aware datetime")
+    if since is not None and until is not None and since >= until:
+        raise ValueError(f"{PLATFORM}.requests backfill: since={since.isoformat()} is not before "
+                         f"until={until.isoformat()}")
+    backfill = since is not None or until is not None
+    if backfill and full:
+        raise ValueError(f"{PLATFORM}.requests: full=True reads everything; it takes no since/until")
+    return backfill
+
+
+def _resume_point(state: dict[str, Any] | None, *, lookback: timedelta) -> datetime | None:
+    """Where the incremental loads read again from (strictly after it): the cursor's newest time less the
+    look-back it was committed with; None without a cursor."""
+    if not state:
+        return None
+    stored = state.get("lookback_s")
+    return _Cursor.load(state, lookback=lookback if stored is None else timedelta(seconds=stored)).start()
+
+
+def _backfills_reaching(lake: Lake, start: datetime | None) -> list[BatchManifest]:
+    """The committed backfill batches whose range ends after ``start`` (or is open): an incremental load that
+    reads after ``start`` would read their versions again."""
+    reaching = []
+    for manifest in lake.manifests(PLATFORM, "requests"):
+        info = manifest.extra.get("backfill")
+        if info is None:
+            continue
+        until = info.get("until")
+        if until is None or start is None or datetime.fromisoformat(until) > start:
+            reaching.append(manifest)
+    return reaching
+
+
+def _landed_versions(lake: Lake, *, since: datetime | None = None, end: datetime | None = None,
+                     batches: list[BatchManifest] | None = None) -> set[_Key]:
+    """The keys (``version_key``) of the versions in the lake, raw and quarantine zones, with an updated time in
+    [since, end) (a quarantined one whose time does not parse is always in), of all batches or of ``batches``.
+    Reads only the key columns (raw) and the record as served (quarantine)."""
+    if batches is not None and not batches:
+        return set()
+    utc = pa.timestamp("us", tz="UTC")
+    keys: set[_Key] = set()
+    for table in lake.scan("raw", PLATFORM, "requests", columns=["service_request_id", "updated_datetime"],
+                           batches=batches):
+        times = table.column("updated_datetime").cast(utc)
+        mask = None
+        for bound, compare in ((since, pc.greater_equal), (end, pc.less)):
+            if bound is not None:
+                test = compare(times, pa.scalar(bound.astimezone(UTC), type=utc))
+                mask = test if mask is None else pc.and_(mask, test)
+        if mask is not None:
+            table = table.filter(mask)
+        keys.update((record_id, moment.astimezone(TZ).isoformat()) for record_id, moment in zip(
+            table.column("service_request_id").to_pylist(), table.column("updated_datetime").to_pylist(),
+            strict=True))
+    for table in lake.scan("quarantine", PLATFORM, "requests", columns=["raw"], batches=batches):
+        for text in table.column("raw").to_pylist():
+            item = json.loads(text)
+            moment = _updated(item)
+            if moment is None or ((since is None or moment >= since) and (end is None or moment < end)):
+                keys.add(version_key(item))
+    return keys
+
+
+@dataclass(frozen=True)
+class _Window:
+    """A backfill's range of updated times, [since, end) (None: open), and what its manifest reports."""
+
+    since: datetime | None
+    end: datetime | None
+    until: datetime | None
+    clamped: bool
+
+    @classmethod
+    def of(cls, since: datetime | None, until: datetime | None, *, point: datetime | None) -> _Window:
+        """[since, until), ``until`` clamped to ``point``, where the incremental loads read again from, so that
+        a backfill never overlaps them. They read strictly after it, so a range that ends there takes the
+        versions of that very instant too: nothing falls between."""
+        if point is not None and (until is None or until >= point):
+            return cls(since, point + _TICK, point, clamped=until is not None and until > point)
+        return cls(since, until, until, clamped=False)
+
+    @property
+    def empty(self) -> bool:
+        return self.since is not None and self.end is not None and self.since >= self.end
+
+    def holds(self, moment: datetime | None) -> bool:
+        """Whether an updated time is in the range (one that does not parse: the platform placed it there)."""
+        return moment is None or ((self.since is None or moment >= self.since)
+                                  and (self.end is None or moment < self.end))
+
+    def after(self) -> datetime | None:
+        """The first ``updated_after`` (strict; sent in whole seconds): a second before ``since``."""
+        return None if self.since is None else self.since - _STEP
+
+    def before(self) -> datetime | None:
+        """The ``updated_before`` (the spec does not say whether it is strict): a second past the end."""
+        return None if self.end is None else self.end.replace(microsecond=0) + _STEP
+
+    def report(self) -> dict[str, Any]:
+        return {"since": None if self.since is None else self.since.astimezone(TZ).isoformat(),
+                "until": None if self.until is None else self.until.astimezone(TZ).isoformat(),
+                "clamped": self.clamped}
 
 
 def _json(item: Any) -> str:
@@ -191,21 +372,23 @@ class _Tally:
     pages: int = 0
     served: int = 0
     already_read: int = 0
+    outside: int = 0
     without_offset: int = 0
     drift: Counter[str] = field(default_factory=Counter)
 
-    def report(self, client: HotlineClient, *, now: datetime, cursor_from: dict[str, Any] | None,
-               full: bool) -> dict[str, Any]:
+    def report(self, client: HotlineClient, *, now: datetime, full: bool) -> dict[str, Any]:
         return {
             "pages": self.pages,
             "requests": client.requests_made,
             "retries": client.retries,
             "rows_served": self.served,
-            "rows_already_read": self.already_read,  # repeats on a page and the look-back's versions
+            # repeats on a page, the look-back's versions, and those an earlier batch landed (a backfill's own,
+            # or the versions a backfill landed when an incremental load reads them again)
+            "rows_already_read": self.already_read,
             "times_without_offset": self.without_offset,
             "schema_drift": dict(sorted(self.drift.items())),
             "platform_now": now.astimezone(TZ).isoformat(),
-            "full": full or cursor_from is None,
+            "full": full,
         }
 
 
@@ -216,7 +399,7 @@ class _Cursor:
     lookback: timedelta
     newest: datetime | None = None
     newest_id: str | None = None
-    seen: dict[tuple[str, str], datetime] = field(default_factory=dict)  # version key -> its (approximate) time
+    seen: dict[_Key, datetime] = field(default_factory=dict)  # version key -> its (approximate) time
     new_versions: int = 0
 
     @classmethod
@@ -230,12 +413,14 @@ class _Cursor:
         return cursor
 
     def start(self) -> datetime | None:
-        """Where the load starts: the newest time less the look-back (None: from the beginning)."""
-        return None if self.newest is None else self.newest - self.lookback
+        """Where the load starts, strictly after: the newest time less the look-back, in whole seconds as
+        ``updated_after`` is sent (None: from the beginning)."""
+        return None if self.newest is None else (self.newest - self.lookback).replace(microsecond=0)
 
-    def read(self, key: tuple[str, str], item: Any, *, now: datetime) -> None:
-        """Note a version read: it is not read again; its time moves the cursor unless it is in the future."""
-        self.new_versions += 1
+    def read(self, key: _Key, item: Any, *, now: datetime, new: bool = True) -> None:
+        """Note a version read (``new``: not landed before): it is not read again; its time moves the cursor
+        unless it is in the future."""
+        self.new_versions += new
         moment = _updated(item)
         if moment is None:  # unparseable: it sits where the platform ordered it, after the newest so far
             self.seen[key] = self.newest or datetime.min.replace(tzinfo=UTC)
@@ -247,7 +432,8 @@ class _Cursor:
     def dump(self) -> dict[str, Any] | None:
         if self.newest is None:
             return None
-        since = self.newest - self.lookback
+        since = self.start()
+        assert since is not None
         versions = sorted((at, key) for key, at in self.seen.items() if at > since)
         return {
             "updated_datetime": self.newest.astimezone(TZ).isoformat(),
@@ -267,12 +453,15 @@ def _updated(item: Any) -> datetime | None:
         return None
 
 
-def _pages(client: HotlineClient, *, start: datetime | None, page_size: int, tally: _Tally):
-    """The pages of the listing after ``start``, by key (see the module docstring), until a short page."""
+def _pages(client: HotlineClient, *, start: datetime | None, page_size: int, tally: _Tally,
+           before: datetime | None = None) -> Iterator[Page]:
+    """The pages of the listing after ``start`` (and up to ``before``), by key (see the module docstring), until
+    a short page."""
     anchor, page = start, 1
+    until = None if before is None else before.astimezone(TZ).isoformat()
     while True:
         after = None if anchor is None else anchor.astimezone(TZ).replace(microsecond=0).isoformat()
-        answer = client.requests_page(page=page, page_size=page_size, updated_after=after)
+        answer = client.requests_page(page=page, page_size=page_size, updated_after=after, updated_before=until)
         tally.pages += 1
         distinct = {version_key(item)[0] for item in answer.items}
         expected = None if answer.total is None else min(page_size, max(0, answer.total - (page - 1) * page_size))

@@ -15,6 +15,9 @@ The reason is a short stable code, counted per batch; the first rule a record br
 
 What is dirty but usable is landed as served and left to staging: full-width codes, a street code missing or
 of another district (the coordinates and the community still place the order), times without an offset.
+
+A load's ``RequestWatch`` (in ``RequestRules.watch``) is told of every value's type, so a field whose values all
+changed type is told apart from a few dirty records (gridlake.records.FieldWatch).
 """
 
 from __future__ import annotations
@@ -24,19 +27,23 @@ import hmac
 import json
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+import pyarrow as pa
+
 from connectors.hotline.schema import DISPATCH_TYPE, EXTENSION_FIELDS, OPEN311_FIELDS, RETURN_VISIT_TYPE, SERVICE_FIELDS
-from gridlake.records import TZ, Checked, Converter, Rejected, parse_instant
+from gridlake.records import TZ, Checked, Converter, FieldWatch, Rejected, parse_instant
 
 __all__ = [
     "BEIJING_BOX",
     "MAX_DESCRIPTION",
     "REASONS",
+    "REQUEST_FIELDS",
     "Checked",
     "RequestRules",
+    "RequestWatch",
     "check_request",
     "check_service",
     "hash_phone",
@@ -62,16 +69,30 @@ _DISPATCH_FIELDS = {f.name: f.type for f in DISPATCH_TYPE}
 _VISIT_FIELDS = {f.name: f.type for f in RETURN_VISIT_TYPE}
 _EXTENSIONS_SERVED = (set(EXTENSION_FIELDS) - {"complainant_phone_hash"}) | {"complainant"}
 _COMPLAINANT_FIELDS = {"name", "phone"}
+_INDEX = re.compile(r"\[\d+\]")
+# The declared top-level fields of a work order as served: the Open311 fields and the 12345 extensions' object.
+REQUEST_FIELDS = (*OPEN311_FIELDS, "extended_attributes")
+
+
+class RequestWatch(FieldWatch):
+    """The load's ``FieldWatch`` over work orders: every dispatch of a list counts under one path
+    (``extended_attributes.dispatches[].unit_code``), so a dispatch field that changed type is seen as one field
+    over all orders, not as one field per list position."""
+
+    def typed(self, path: str, *, ok: bool) -> None:
+        super().typed(_INDEX.sub("[]", path), ok=ok)
 
 
 @dataclass(frozen=True)
 class RequestRules:
-    """What the rules of a work order need: the known service codes, the platform's now, the PII salt."""
+    """What the rules of a work order need: the known service codes, the platform's now, the PII salt, and the
+    load's field watch (told of every value's type; None: not watched)."""
 
     service_codes: frozenset[str]
     now: datetime
     pii_salt: bytes
     future_tolerance: timedelta = timedelta(minutes=5)
+    watch: FieldWatch | None = field(default=None, compare=False)
 
 
 def version_key(item: Any) -> tuple[str, str]:
@@ -112,7 +133,7 @@ def hash_phone(phone: str | None, salt: bytes) -> str | None:
 
 def check_request(item: Any, rules: RequestRules) -> Checked:
     """Check one work order as served: the row to land (declared schema, PII removed) or why not."""
-    convert = Converter(numbers_from_text=True, blank_time_is_null=True)
+    convert = Converter(numbers_from_text=True, blank_time_is_null=True, watch=rules.watch)
     try:
         row = _request_row(item, rules, convert)
         _field_rules(row, rules)
@@ -128,6 +149,8 @@ def _request_row(item: Any, rules: RequestRules, convert: Converter) -> dict[str
         raise Rejected(None, "schema_mismatch")
     for required in ("service_request_id", "updated_datetime"):
         value = item.get(required)
+        if value is not None and not isinstance(value, str):
+            convert.value(required, value, pa.string())  # raises schema_mismatch, and tells the watch
         if not isinstance(value, str) or not value.strip():
             raise Rejected(required, "schema_mismatch")
     row = {name: convert.value(name, item.get(name), kind) for name, kind in OPEN311_FIELDS.items()}
@@ -136,12 +159,15 @@ def _request_row(item: Any, rules: RequestRules, convert: Converter) -> dict[str
     ext = item.get("extended_attributes")
     if ext is None:
         ext = {}
+    _typed(convert, "extended_attributes", ok=isinstance(ext, dict))
     if not isinstance(ext, dict):
         raise Rejected("extended_attributes", "schema_mismatch")
     for name, kind in EXTENSION_FIELDS.items():
         path = f"extended_attributes.{name}"
         if name == "dispatches":
             raw = ext.get(name)
+            if raw is not None:
+                _typed(convert, path, ok=isinstance(raw, list))
             if raw is not None and not isinstance(raw, list):
                 raise Rejected(path, "schema_mismatch")
             row[name] = None if raw is None else [
@@ -159,15 +185,24 @@ def _request_row(item: Any, rules: RequestRules, convert: Converter) -> dict[str
     return row
 
 
+def _typed(convert: Converter, path: str, *, ok: bool) -> None:
+    """Tell the load's watch (if any) whether a value checked here rather than by the converter had its type."""
+    if convert.watch is not None:
+        convert.watch.typed(path, ok=ok)
+
+
 def _phone_hash(complainant: Any, salt: bytes, convert: Converter) -> str | None:
     path = "extended_attributes.complainant"
     if complainant is None:
         return None
+    _typed(convert, path, ok=isinstance(complainant, dict))
     if not isinstance(complainant, dict):
         raise Rejected(path, "schema_mismatch")
     # Unknown complainant fields are personal data too: reported as drift, never landed.
     convert.unknown(path, complainant, _COMPLAINANT_FIELDS, land=False)
     phone = complainant.get("phone")
+    if phone is not None:
+        _typed(convert, f"{path}.phone", ok=isinstance(phone, str | int))
     if phone is not None and not isinstance(phone, str | int):
         raise Rejected(f"{path}.phone", "schema_mismatch")
     return hash_phone(None if phone is None else str(phone), salt)
@@ -210,13 +245,15 @@ def _masked_json(item: Any, salt: bytes) -> str:
     return json.dumps(item, ensure_ascii=False, default=str)
 
 
-def check_service(item: Any) -> Checked:
-    """Check one service of /services.json: the row to land or why not."""
-    convert = Converter(numbers_from_text=True, blank_time_is_null=True)
+def check_service(item: Any, *, watch: FieldWatch | None = None) -> Checked:
+    """Check one service of /services.json: the row to land or why not (``watch``: the load's field watch)."""
+    convert = Converter(numbers_from_text=True, blank_time_is_null=True, watch=watch)
     try:
         if not isinstance(item, dict):
             raise Rejected(None, "schema_mismatch")
         code = item.get("service_code")
+        if code is not None and not isinstance(code, str):
+            convert.value("service_code", code, pa.string())  # raises schema_mismatch, and tells the watch
         if not isinstance(code, str) or not code.strip():
             raise Rejected("service_code", "schema_mismatch")
         row = {name: convert.value(name, item.get(name), kind) for name, kind in SERVICE_FIELDS.items()}

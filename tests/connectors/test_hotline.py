@@ -21,6 +21,8 @@ import pytest
 from connectors.hotline import HotlineError, RetryPolicy, load_requests, load_services
 from gridlake.connections import ConnectionNotFoundError
 from gridlake.lake import Lake
+from gridlake.records import SchemaChanged
+from gridlake.settings import get_settings
 from tests.support import bare_server, instant, send_json
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -80,6 +82,16 @@ def _arm(served, kind: str, *, count: int = 1, **more: Any) -> None:
 
 def _advance(served, hours: float) -> None:
     httpx.post(f"{served.url('hotline')}/_sim/clock", json={"advance_seconds": hours * 3600}).raise_for_status()
+
+
+def _versions(lake: Lake) -> list[Key]:
+    """Every version in the lake, raw and quarantine zones (a duplicate would show twice)."""
+    landed, quarantined = _landed(lake)
+    return landed + [key for key, _ in quarantined]
+
+
+def _at(key: Key) -> datetime:
+    return datetime.fromisoformat(key[1])
 
 
 # ---------------------------------------------------------------- tests
@@ -208,6 +220,66 @@ def test_the_services_land_as_a_snapshot(served, hotline_env, lake) -> None:
     assert sorted(table.column("service_code").to_pylist()) == sorted(s["service_code"] for s in listed)
 
 
+def test_a_backfill_of_what_incremental_loads_landed_lands_nothing_and_keeps_the_cursor(
+        served, hotline_env, lake) -> None:
+    first = load_requests(lake, page_size=100, policy=FAST, clock=served.clock.now)
+    _advance(served, 2)
+    second = load_requests(lake, page_size=100, policy=FAST, clock=served.clock.now)
+    before = _versions(lake)
+    since = min(map(_at, before))
+    point = datetime.fromisoformat(second.cursor_to["updated_datetime"]) - timedelta(minutes=10)
+
+    backfill = load_requests(lake, page_size=100, policy=FAST, clock=served.clock.now, since=since)
+    assert (backfill.rows_read, backfill.rows_landed, backfill.files) == (0, 0, [])
+    assert backfill.extra["backfill"] == {"since": since.isoformat(), "until": point.isoformat(), "clamped": False}
+    in_range = [key for key in before if since <= _at(key) <= point]
+    assert backfill.extra["rows_already_read"] >= len(in_range) > first.rows_read // 2
+    assert backfill.cursor_from == backfill.cursor_to == second.cursor_to == lake.cursor("hotline", "requests")
+    assert _versions(lake) == before
+
+
+def test_a_backfill_then_incremental_loads_land_what_one_clean_run_lands(served, hotline_env, lake,
+                                                                         tmp_path) -> None:
+    listing = _listing(hotline_env)
+    times = sorted({_at(key) for key in listing})
+    since, until = times[len(times) // 3], times[2 * len(times) // 3]
+
+    backfill = load_requests(lake, page_size=50, policy=FAST, clock=served.clock.now, since=since, until=until)
+    in_range = {key for key in listing if since <= _at(key) < until}
+    assert sorted(_versions(lake)) == sorted(in_range) and backfill.rows_read == len(in_range)
+    assert backfill.extra["backfill"] == {"since": since.isoformat(), "until": until.isoformat(), "clamped": False}
+    assert backfill.cursor_to is None and lake.cursor("hotline", "requests") is None
+
+    rest = load_requests(lake, page_size=50, policy=FAST, clock=served.clock.now)
+    assert rest.rows_read == len(listing) - len(in_range)
+    assert rest.extra["rows_already_read"] >= len(in_range)
+    clean_lake = Lake(tmp_path / "clean")
+    clean = load_requests(clean_lake, page_size=50, policy=FAST, clock=served.clock.now)
+    assert sorted(_versions(lake)) == sorted(_versions(clean_lake)) == sorted(listing)  # each version once
+    assert sorted(_landed(lake)[1]) == sorted(_landed(clean_lake)[1])  # quarantined alike, for the same reasons
+    assert rest.cursor_to == clean.cursor_to  # the incremental loads go on as if there had been no backfill
+
+
+def test_a_backfill_is_clamped_to_where_the_incremental_loads_start(served, hotline_env, lake) -> None:
+    first = load_requests(lake, page_size=100, policy=FAST, clock=served.clock.now)
+    newest = datetime.fromisoformat(first.cursor_to["updated_datetime"])
+    point = newest - timedelta(minutes=10)
+    since = point - timedelta(hours=6)
+    asked: list[datetime] = []
+
+    backfill = load_requests(lake, page_size=100, policy=FAST, clock=served.clock.now, since=since,
+                             until=newest + timedelta(days=1),
+                             on_page=lambda _, page: asked.extend(_aware(i["updated_datetime"]) for i in page.items))
+    assert backfill.extra["backfill"] == {"since": since.isoformat(), "until": point.isoformat(), "clamped": True}
+    # The platform was asked for the range up to the clamp (and a second's margin), not for the newest versions.
+    assert asked and max(asked) <= point + timedelta(seconds=1) < newest
+    assert (backfill.rows_read, backfill.files, backfill.cursor_to) == (0, [], first.cursor_to)
+    with pytest.raises(ValueError, match="since=.* is not before until="):
+        load_requests(lake, policy=FAST, since=point, until=since)
+    with pytest.raises(ValueError, match="until=.* has no offset"):
+        load_requests(lake, policy=FAST, until=datetime(2026, 11, 20))
+
+
 # ---------------------------------------------------------------- any server that follows the spec
 
 def _aware(text: str) -> datetime:
@@ -216,19 +288,26 @@ def _aware(text: str) -> datetime:
 
 
 class _Open311(BaseHTTPRequestHandler):
-    """A bare Open311 server: one service, three orders, one with a field the spec does not know."""
+    """A bare Open311 server of the tests' orders and services: ``updated_after`` strict, ``updated_before``
+    inclusive, ordered by (updated, id), paged."""
 
     orders: list[dict[str, Any]] = []
+    services: list[dict[str, Any]] = [
+        {"service_code": "101001", "service_name": "道路扬尘", "group": "dust", "metadata": False}]
 
     def do_GET(self) -> None:  # noqa: N802 (http.server's name)
         url = urlparse(self.path)
-        query = parse_qs(url.query)
+        query = {name: values[0] for name, values in parse_qs(url.query).items()}
         if url.path.endswith("/services.json"):
-            body: Any = [{"service_code": "101001", "service_name": "道路扬尘", "group": "dust", "metadata": False}]
-        else:
-            after = query.get("updated_after", [None])[0]
-            body = [o for o in self.orders if after is None or _aware(o["updated_datetime"]) > _aware(after)]
-        send_json(self, 200, body)
+            send_json(self, 200, self.services)
+            return
+        after, before = query.get("updated_after"), query.get("updated_before")
+        body = sorted((o for o in self.orders
+                       if (after is None or _aware(o["updated_datetime"]) > _aware(after))
+                       and (before is None or _aware(o["updated_datetime"]) <= _aware(before))),
+                      key=lambda o: (_aware(o["updated_datetime"]), o["service_request_id"]))
+        size, page = int(query.get("page_size", 100)), int(query.get("page", 1))
+        send_json(self, 200, body[(page - 1) * size:page * size])
 
     def log_message(self, *args: Any) -> None:
         pass
@@ -275,3 +354,116 @@ def test_any_open311_server_works_and_new_fields_are_landed_and_reported(open311
 
     again = load_requests(lake, conn, page_size=10, clock=lambda: now, policy=FAST)
     assert again.rows_read == 0
+
+
+NOW = datetime(2026, 11, 20, 12, 0, tzinfo=TZ)
+BASE = datetime(2026, 11, 20, 8, 0, tzinfo=TZ)
+
+
+def _order(record_id: str, updated: datetime, **more: Any) -> dict[str, Any]:
+    return {"service_request_id": record_id, "status": "open", "service_code": "101001",
+            "requested_datetime": BASE.isoformat(), "updated_datetime": updated.isoformat(),
+            "lat": 39.91, "long": 116.41, **more}
+
+
+def _orders(first: int, count: int, **more: Any) -> list[dict[str, Any]]:
+    """Orders ``first``.. updated a minute apart from BASE (order n at BASE + n minutes)."""
+    return [_order(str(n), BASE + timedelta(minutes=n), **more) for n in range(first, first + count)]
+
+
+def _conn(url: str) -> Any:
+    return type("Conn", (), {"conn_id": "hotline_api", "host": url, "password": "k",
+                             "extra_dejson": {"pii_salt": "salt"}})()
+
+
+def _load(lake: Lake, url: str, **options: Any):
+    return load_requests(lake, _conn(url), page_size=10, clock=lambda: NOW, policy=FAST, **options)
+
+
+def test_a_backfill_takes_the_late_versions_up_to_the_incremental_start_and_they_the_rest(
+        open311, lake, monkeypatch) -> None:
+    orders = _orders(1, 30)  # 08:01 .. 08:30
+    monkeypatch.setattr(_Open311, "orders", orders)
+    first = _load(lake, open311)
+    point = BASE + timedelta(minutes=20)  # the newest (08:30) less the look-back: the next load reads after it
+    # Three versions show up late: before the look-back, at its very start, within it.
+    orders += [_order("late-1", point - timedelta(hours=1)), _order("late-2", point),
+               _order("late-3", point + timedelta(minutes=1))]
+
+    since = BASE - timedelta(hours=2)
+    backfill = _load(lake, open311, since=since, until=NOW)
+    assert backfill.extra["backfill"] == {"since": since.isoformat(), "until": point.isoformat(), "clamped": True}
+    assert (backfill.rows_read, backfill.cursor_to) == (2, first.cursor_to)
+    after = _load(lake, open311)
+    assert after.rows_read == 1
+    ids = [row["service_request_id"] for row in lake.read("raw", "hotline", "requests").to_pylist()]
+    assert ids[30:] == ["late-1", "late-2", "late-3"] and len(ids) == len(set(ids)) == 33
+
+
+def test_a_field_that_disappears_stops_the_load_until_the_change_is_accepted(open311, lake, monkeypatch) -> None:
+    n = get_settings().schema_change_min_records
+    orders = _orders(1, n, media_url="https://media.example/1.jpg")
+    monkeypatch.setattr(_Open311, "orders", orders)
+    first = _load(lake, open311)
+    assert "media_url" in first.cursor_to["fields"] and first.extra["schema_changes"] == {}
+
+    orders += _orders(n + 1, n)  # no media_url any more
+    for _ in range(2):  # it stops, and the next load stops again: nothing lands, the cursor stays
+        with pytest.raises(SchemaChanged, match=r"hotline\.requests: .*media_url disappeared") as caught:
+            _load(lake, open311)
+        assert caught.value.changes == {"media_url": "disappeared"}
+        assert [m.seq for m in lake.manifests("hotline", "requests")] == [1]
+        assert lake.cursor("hotline", "requests") == first.cursor_to
+        assert lake.read("raw", "hotline", "requests").num_rows == n
+
+    accepted = _load(lake, open311, accept_schema_change=True)
+    assert (accepted.rows_landed, accepted.extra["schema_changes"]) == (n, {"media_url": "disappeared"})
+    assert "media_url" not in accepted.cursor_to["fields"]
+    orders += _orders(2 * n + 1, n)
+    later = _load(lake, open311)  # an accepted change is the schema now, not a change
+    assert (later.rows_landed, later.extra["schema_changes"]) == (n, {})
+
+
+@pytest.mark.parametrize(("change", "path"), [
+    ({"service_code": 101001}, "service_code"),
+    ({"extended_attributes": {"dispatches": [{"unit_code": "D01", "dispatched_at": 1763600000}]}},
+     "extended_attributes.dispatches[].dispatched_at"),
+])
+def test_a_field_whose_every_value_changed_type_stops_the_load(open311, lake, monkeypatch, change, path) -> None:
+    n = get_settings().schema_change_min_records
+    monkeypatch.setattr(_Open311, "orders", _orders(1, n, **change))
+    with pytest.raises(SchemaChanged, match=rf"{path.replace('[', '.').replace(']', '.')} changed_type") as caught:
+        _load(lake, open311)
+    assert caught.value.changes == {path: "changed_type"}
+    assert lake.manifests("hotline", "requests") == []
+
+    accepted = _load(lake, open311, accept_schema_change=True)  # accepted, but the records still do not fit
+    assert accepted.rows_quarantined == {"schema_mismatch": n}
+    assert accepted.extra["schema_changes"] == {path: "changed_type"}
+
+
+def test_a_few_records_of_the_wrong_type_are_only_quarantined(open311, lake, monkeypatch) -> None:
+    n = get_settings().schema_change_min_records
+    orders = _orders(1, n + 5)
+    for order in orders[:3]:
+        order["lat"] = "39.91 N"
+    monkeypatch.setattr(_Open311, "orders", orders)
+    manifest = _load(lake, open311)
+    assert (manifest.rows_landed, manifest.rows_quarantined) == (n + 2, {"schema_mismatch": 3})
+    assert manifest.extra["schema_changes"] == {}
+    assert lake.read("quarantine", "hotline", "requests").column("field").to_pylist() == ["lat"] * 3
+
+
+def test_a_service_field_that_disappears_stops_the_snapshot(open311, lake, monkeypatch) -> None:
+    n = get_settings().schema_change_min_records
+    services = [{"service_code": f"1010{k:02d}", "service_name": "道路扬尘", "keywords": "扬尘"} for k in range(n)]
+    monkeypatch.setattr(_Open311, "services", services)
+    first = load_services(lake, _conn(open311), policy=FAST)
+    assert "keywords" in first.cursor_to["fields"]
+    for service in services:
+        del service["keywords"]
+    with pytest.raises(SchemaChanged, match=r"hotline\.services: .*keywords disappeared"):
+        load_services(lake, _conn(open311), policy=FAST)
+    assert lake.cursor("hotline", "services") == first.cursor_to
+    accepted = load_services(lake, _conn(open311), policy=FAST, accept_schema_change=True)
+    assert (accepted.rows_landed, accepted.extra["schema_changes"]) == (n, {"keywords": "disappeared"})
