@@ -158,9 +158,20 @@ class Lake:
         return committed[-1].cursor_to if committed else None
 
     def files(self, zone: str, platform: str, entity: str) -> list[Path]:
-        """The committed files of a zone, in commit order."""
-        return [self.root / item["path"] for manifest in self.manifests(platform, entity)
-                for item in manifest.files if item["zone"] == zone]
+        """The committed files of a zone, in commit order (finishing first the move of a batch whose load was
+        killed between its commit and its move: committed is final, so any reader may roll it forward)."""
+        manifests = self.manifests(platform, entity)
+        for manifest in manifests:
+            if any(not (self.root / item["path"]).exists() for item in manifest.files):
+                self.roll_forward(manifest)
+        return [self.root / item["path"] for manifest in manifests for item in manifest.files if item["zone"] == zone]
+
+    def roll_forward(self, manifest: BatchManifest) -> None:
+        """Move a committed batch's files still in staging into place (safe beside a running load)."""
+        batch_dir = self._staging_dir(manifest.platform, manifest.entity) / manifest.batch_id
+        if batch_dir.exists():
+            self._move_into_place(manifest, batch_dir)
+            shutil.rmtree(batch_dir, ignore_errors=True)
 
     def scan(self, zone: str, platform: str, entity: str, *, columns: list[str],
              batches: Iterable[BatchManifest] | None = None) -> Iterator[pa.Table]:
@@ -169,6 +180,8 @@ class Lake:
         for manifest in self.manifests(platform, entity) if batches is None else batches:
             for item in manifest.files:
                 if item["zone"] == zone:
+                    if not (self.root / item["path"]).exists():
+                        self.roll_forward(manifest)
                     yield pq.read_table(self.root / item["path"], columns=columns)
 
     def read(self, zone: str, platform: str, entity: str) -> pa.Table | None:

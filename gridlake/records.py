@@ -132,8 +132,10 @@ class FieldWatch:
         return changes
 
     def seen(self) -> list[str]:
-        """The declared fields present in earlier loads or this one: what the next load's ``known`` is."""
-        return sorted(self.known | {name for name in self.fields if self.present[name]})
+        """What the next load's ``known`` is: the declared fields present in earlier loads or this one, less
+        those that disappeared in this one (committed only when accepted: the source has dropped them)."""
+        gone = {name for name, what in self.changes().items() if what == "disappeared"}
+        return sorted((self.known | {name for name in self.fields if self.present[name]}) - gone)
 
 
 class Converter:

@@ -183,7 +183,7 @@ def load_requests(
         else:
             cursor_to = cursor.dump()
             if cursor_to is not None:
-                cursor_to["fields"] = _fields(watch, changes)
+                cursor_to["fields"] = watch.seen()
         return load.commit(cursor_to=cursor_to, rows_read=cursor.new_versions, extra=extra)
 
 
@@ -228,16 +228,10 @@ def load_services(
         load.write(pa.Table.from_pylist(rows, schema=SERVICE_SCHEMA))
         load.quarantine(quarantined)
         return load.commit(cursor_to={"snapshot_at": now.astimezone(TZ).isoformat(),
-                                      "fields": _fields(watch, changes)},
+                                      "fields": watch.seen()},
                            rows_read=len(items),
                            extra={"requests": client.requests_made, "retries": client.retries,
                                   "schema_drift": dict(sorted(drift.items())), "schema_changes": changes})
-
-
-def _fields(watch: FieldWatch, changes: dict[str, str]) -> list[str]:
-    """The fields the next load expects: those seen so far, but for the disappearances this load accepted
-    (else every later load would stop again on the same, accepted, change)."""
-    return [name for name in watch.seen() if changes.get(name) != "disappeared"]
 
 
 def _check_range(since: datetime | None, until: datetime | None, *, full: bool) -> bool:

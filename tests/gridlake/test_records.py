@@ -7,7 +7,7 @@ from datetime import date, datetime, timedelta, timezone
 import pyarrow as pa
 import pytest
 
-from gridlake.records import TZ, Checked, Converter, Rejected, parse_local, to_micros
+from gridlake.records import TZ, Checked, Converter, FieldWatch, Rejected, SchemaChanged, parse_local, to_micros
 
 
 def test_times_without_an_offset_are_the_districts_and_are_noticed() -> None:
@@ -64,3 +64,40 @@ def test_a_rejected_record_goes_to_quarantine_with_its_reason() -> None:
     assert checked.row is None and checked.drift == ["z"]
     assert (checked.quarantined.record_id, checked.quarantined.field, checked.quarantined.reason) == \
         ("42", "lat", "outside_beijing")
+
+
+# ---------------------------------------------------------------- FieldWatch: a changed source vs dirty records
+
+def _watched(records: list[dict], *, known: tuple[str, ...] = ("id", "lat")) -> FieldWatch:
+    watch = FieldWatch(("id", "lat"), known=known, min_records=5)
+    for record in records:
+        watch.record(record)
+        convert = Converter(watch=watch)
+        for name in ("id", "lat"):
+            try:
+                convert.value(name, record.get(name), pa.string() if name == "id" else pa.float64())
+            except Rejected:
+                pass
+    return watch
+
+
+def test_a_field_known_before_and_absent_from_every_record_has_disappeared() -> None:
+    watch = _watched([{"id": str(n)} for n in range(6)])
+    assert watch.changes() == {"lat": "disappeared"}
+    with pytest.raises(SchemaChanged, match="lat disappeared"):
+        watch.check("hotline", "requests")
+    assert watch.check("hotline", "requests", accept=True) == {"lat": "disappeared"}
+    assert watch.seen() == ["id"]  # accepted: the next load no longer expects it
+
+
+def test_a_field_never_seen_before_is_not_missed_and_too_few_records_prove_nothing() -> None:
+    assert _watched([{"id": str(n)} for n in range(6)], known=("id",)).changes() == {}
+    assert _watched([{"id": str(n)} for n in range(4)]).changes() == {}
+
+
+def test_every_value_of_another_type_is_a_change_a_few_are_dirty_records() -> None:
+    changed = _watched([{"id": str(n), "lat": f"{39.9 + n / 100:.2f}"} for n in range(6)])
+    assert changed.changes() == {"lat": "changed_type"}
+    dirty = _watched([{"id": str(n), "lat": "x" if n < 2 else 39.9} for n in range(6)])
+    assert dirty.changes() == {}
+    assert dirty.seen() == ["id", "lat"]
