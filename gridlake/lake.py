@@ -44,6 +44,7 @@ __all__ = [
     "QUARANTINE_SCHEMA",
     "QuarantinedRecord",
     "ReconciliationError",
+    "content_digest",
     "file_sha256",
     "schema_fingerprint",
 ]
@@ -105,6 +106,14 @@ def file_sha256(path: Path) -> str:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def content_digest(records: Iterable[Any]) -> str:
+    """A digest of a snapshot's content, whatever the order the source listed it in: a snapshot load compares
+    it with the one its cursor holds and lands nothing when the source has not changed."""
+    lines = sorted(json.dumps(asdict(r) if isinstance(r, QuarantinedRecord) else r, sort_keys=True, default=str,
+                              ensure_ascii=False) for r in records)
+    return hashlib.sha256("\n".join(lines).encode()).hexdigest()
 
 
 def _fsync_dir(path: Path) -> None:

@@ -56,7 +56,7 @@ from connectors.hotline.rules import (
 )
 from connectors.hotline.schema import REQUEST_SCHEMA, SERVICE_FIELDS, SERVICE_SCHEMA
 from gridlake.connections import get_connection
-from gridlake.lake import BatchManifest, Lake, QuarantinedRecord
+from gridlake.lake import BatchManifest, Lake, QuarantinedRecord, content_digest
 from gridlake.records import FieldWatch
 from gridlake.settings import get_settings
 
@@ -225,12 +225,18 @@ def load_services(
                 assert checked.quarantined is not None
                 quarantined.append(checked.quarantined)
         changes = watch.check(PLATFORM, "services", accept=accept_schema_change)
-        load.write(pa.Table.from_pylist(rows, schema=SERVICE_SCHEMA))
-        load.quarantine(quarantined)
-        return load.commit(cursor_to={"snapshot_at": now.astimezone(TZ).isoformat(),
-                                      "fields": watch.seen()},
-                           rows_read=len(items),
+        digest = content_digest([*rows, *quarantined])
+        previous = load.cursor_from or {}
+        unchanged = previous.get("content_sha256") == digest
+        if not unchanged:  # the same list again lands nothing: the snapshot before it still stands
+            load.write(pa.Table.from_pylist(rows, schema=SERVICE_SCHEMA))
+            load.quarantine(quarantined)
+        snapshot_at = previous["snapshot_at"] if unchanged else now.astimezone(TZ).isoformat()
+        return load.commit(cursor_to={"snapshot_at": snapshot_at, "checked_at": now.astimezone(TZ).isoformat(),
+                                      "content_sha256": digest, "fields": watch.seen()},
+                           rows_read=0 if unchanged else len(items),
                            extra={"requests": client.requests_made, "retries": client.retries,
+                                  "rows_served": len(items), "unchanged": unchanged,
                                   "schema_drift": dict(sorted(drift.items())), "schema_changes": changes})
 
 

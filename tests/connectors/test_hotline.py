@@ -218,6 +218,12 @@ def test_the_services_land_as_a_snapshot(served, hotline_env, lake) -> None:
     table = lake.read("raw", "hotline", "services")
     assert manifest.rows_landed == len(listed) == table.num_rows
     assert sorted(table.column("service_code").to_pylist()) == sorted(s["service_code"] for s in listed)
+    # The same list again lands nothing: the snapshot landed first still stands.
+    again = load_services(lake, policy=FAST)
+    assert (again.rows_read, again.rows_landed, again.files) == (0, 0, [])
+    assert again.extra["unchanged"] and again.extra["rows_served"] == len(listed)
+    assert again.cursor_to["snapshot_at"] == manifest.cursor_to["snapshot_at"]
+    assert lake.read("raw", "hotline", "services").num_rows == len(listed)
 
 
 def test_a_backfill_of_what_incremental_loads_landed_lands_nothing_and_keeps_the_cursor(
