@@ -20,7 +20,7 @@ from typing import Any
 
 from connectors.credit.schema import RECORD_FIELDS, SUBJECT_FIELDS
 from gridlake import uscc
-from gridlake.records import TZ, Checked, Converter, Rejected, parse_instant, to_micros
+from gridlake.records import TZ, Checked, Converter, FieldWatch, Rejected, parse_instant, to_micros
 
 __all__ = ["KEYS", "PERSONAL_FIELDS", "REASONS", "Checked", "TZ", "check", "mask", "parse_instant", "to_micros",
            "version_key"]
@@ -52,17 +52,21 @@ def mask(entity: str, item: Any) -> str:
     return json.dumps(item, ensure_ascii=False, default=str)
 
 
-def check(entity: str, item: Any) -> Checked:
-    """Check one served version of a subject or a record against the schema and the field rules."""
+def check(entity: str, item: Any, *, watch: FieldWatch | None = None) -> Checked:
+    """Check one served version of a subject or a record against the schema and the field rules; ``watch`` (the
+    load's ``FieldWatch``) is told whether each value had its declared type, to tell a changed source from dirt."""
     fields, key = _FIELDS[entity], KEYS[entity]
     drift: list[str] = []
     try:
         if not isinstance(item, dict):
             raise Rejected(None, "schema_mismatch")
         for name in (key, "uscc", "updated_at"):
-            if not isinstance(item.get(name), str) or not item[name].strip():
+            value = item.get(name)
+            if not isinstance(value, str) or not value.strip():
+                if watch is not None and value is not None and not isinstance(value, str):
+                    watch.typed(name, ok=False)
                 raise Rejected(name, "schema_mismatch")
-        convert = Converter()
+        convert = Converter(watch=watch)
         row = {name: convert.value(name, item.get(name), kind) for name, kind in fields.items()}
         extra = {name: value for name, value in item.items()
                  if name not in fields and name not in PERSONAL_FIELDS[entity]}

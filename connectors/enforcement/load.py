@@ -11,12 +11,22 @@ read and the case ids read at exactly that time: the next load lists from that t
 those versions, so a version is landed once, and a version written later with the same ``updated_at`` is not
 lost. ``rows_read`` counts the distinct versions read; repeats (a restarted listing's overlap) are reported
 in the manifest's ``extra``.
+
+A backfill (``since``/``until``) re-reads the versions updated in [since, until): the platform has no upper
+bound, so it lists from ``since`` and stops once the items reach ``until``, which is clamped to the cursor's
+time (where the next incremental load lists from). It skips the versions the lake holds, commits the cursor
+unchanged, and the incremental loads after it skip what it landed beyond their cursor.
+
+Each load watches the declared fields (``FieldWatch``): a field the earlier loads had that every record lacks,
+or one none of whose values has its type, stops the load with ``SchemaChanged`` unless accepted.
 """
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -32,9 +42,11 @@ from connectors.enforcement.client import (
     RetryPolicy,
 )
 from connectors.enforcement.rules import TZ, check_case, mask_case, matter_rows, parse_instant, to_micros, version_key
-from connectors.enforcement.schema import CASE_SCHEMA, MATTER_SCHEMA
+from connectors.enforcement.schema import CASE_FIELDS, CASE_SCHEMA, MATTER_SCHEMA
 from gridlake.connections import get_connection
 from gridlake.lake import BatchManifest, Lake, QuarantinedRecord
+from gridlake.records import FieldWatch
+from gridlake.settings import get_settings
 
 __all__ = ["CONN_ID", "DEFAULT_MAX_RESTARTS", "DEFAULT_PAGE_SIZE", "load_cases", "load_matters"]
 
@@ -52,14 +64,26 @@ def load_cases(
     max_restarts: int = DEFAULT_MAX_RESTARTS,
     policy: RetryPolicy | None = None,
     on_page: Callable[[int, CasePage], None] | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    accept_schema_change: bool = False,
 ) -> BatchManifest:
     """Land the case versions changed since the committed cursor; returns the committed batch.
 
     ``conn`` is an Airflow connection (or its id). ``on_page`` is called after each page is read (progress,
-    tests).
+    tests). ``since``/``until`` (aware) make the load a backfill of the versions updated in [since, until),
+    which skips what the lake holds and leaves the cursor where it is. ``accept_schema_change`` lands a load
+    whose source lost a field or changed a field's type (else ``SchemaChanged`` stops it).
     """
     if not 1 <= page_size <= MAX_PAGE_SIZE:
         raise ValueError(f"page_size must be 1-{MAX_PAGE_SIZE}, got {page_size}")
+    for name, moment in (("since", since), ("until", until)):
+        if moment is not None and moment.tzinfo is None:
+            raise ValueError(f"{PLATFORM}.cases: {name} must be an aware datetime, got {moment.isoformat()}")
+    if since is not None and until is not None and until <= since:
+        raise ValueError(f"{PLATFORM}.cases: until ({until.isoformat()}) must be later than since "
+                         f"({since.isoformat()})")
+    backfill = since is not None or until is not None
     conn = get_connection(conn) if isinstance(conn, str) else conn
     with EnforcementClient.from_connection(conn, policy=policy) as client, \
             lake.begin(PLATFORM, "cases", CASE_SCHEMA) as load:
@@ -68,15 +92,29 @@ def load_cases(
             raise EnforcementError(f"{PLATFORM}: GET {client.base_url}/api/v1/matters lists no matter: cannot "
                                    f"check matter codes")
         committed = load.cursor_from or {}
-        since: str | None = committed.get("updated_at")
-        newest = _Newest.of(committed)
-        done: set[tuple[str, int]] = newest.keys()  # versions at the cursor's time, landed by the last load
+        cursor_at = _Newest.of(committed)
+        window: _Window | None = None
+        if backfill:
+            window = _Window.clamped_to(since, until, cursor_at.at)
+            # The listing reads from `since`; the newest time read is where a restarted listing resumes.
+            newest = _Newest(None, set())
+            first = _iso(window.since)
+            # The versions of the range the lake already holds (landed or quarantined) are not read again.
+            done = {key for key in _lake_keys(lake) if window.holds(key[1])}
+        else:
+            newest = cursor_at
+            first = committed.get("updated_at")
+            # Versions at the cursor's time were landed by the last load; backfills may have landed later ones.
+            done = newest.keys() | {key for key in _lake_keys(lake, batches=_backfills_after(lake, newest.at))
+                                    if newest.at is None or key[1] >= newest.at}
+        watch = FieldWatch(CASE_FIELDS, known=committed.get("fields") or (),
+                           min_records=get_settings().schema_change_min_records)
         rows: list[dict[str, Any]] = []
         quarantined: list[QuarantinedRecord] = []
         read = pages = repeats = restarts = 0
         drift: Counter[str] = Counter()
-        start, page_cursor = since, None
-        while True:
+        start, page_cursor, reached_until = first, None, False
+        while not reached_until:
             try:
                 page = client.cases_page(limit=page_size, updated_since=start, cursor=page_cursor)
             except CursorExpired as err:
@@ -84,15 +122,20 @@ def load_cases(
                 if restarts > max_restarts:
                     raise EnforcementError(f"{err} (the listing expired {restarts} times; gave up)") from err
                 # Restart from the newest updated_at read (inclusive): the overlap is skipped below.
-                start, page_cursor = newest.iso() or since, None
+                start, page_cursor = newest.iso() or first, None
                 continue
             pages += 1
             for item in page.items:
                 key = version_key(item)
+                if window is not None and key is not None and window.until is not None and key[1] >= window.until:
+                    reached_until = True  # items come ordered by updated_at: the rest are later still
+                    break
                 if key is not None and key in done:
                     repeats += 1
+                    newest.see(key)
                     continue
-                checked = check_case(item, matter_codes=codes)
+                watch.record(item)
+                checked = check_case(item, matter_codes=codes, watch=watch)
                 drift.update(checked.drift)
                 read += 1
                 if key is not None:
@@ -111,18 +154,27 @@ def load_cases(
             if page.next_cursor is None:
                 break
             page_cursor = page.next_cursor
+        changes = watch.check(PLATFORM, "cases", accept=accept_schema_change)
         load.write(pa.Table.from_pylist(rows, schema=CASE_SCHEMA))
         load.quarantine(quarantined)
-        return load.commit(cursor_to=newest.cursor() if newest.at is not None else (load.cursor_from or None),
-                           rows_read=read, extra={
-                               "pages": pages,
-                               "requests": client.requests_made,
-                               "retries": client.retries,
-                               "token_renewals": client.token_renewals,
-                               "listing_restarts": restarts,
-                               "rows_already_read": repeats,
-                               "schema_drift": dict(sorted(drift.items())),
-                           })
+        extra: dict[str, Any] = {
+            "pages": pages,
+            "requests": client.requests_made,
+            "retries": client.retries,
+            "token_renewals": client.token_renewals,
+            "listing_restarts": restarts,
+            "rows_already_read": repeats,
+            "schema_drift": dict(sorted(drift.items())),
+            "schema_changes": changes,
+        }
+        if window is not None:
+            extra["backfill"] = window.manifest()
+            return load.commit(cursor_to=load.cursor_from, rows_read=read, extra=extra)
+        cursor_to = newest.cursor() if newest.at is not None else load.cursor_from
+        if cursor_to is not None:
+            # An accepted disappearance is the source's schema now: later loads without the field go on.
+            cursor_to = {**cursor_to, "fields": [name for name in watch.seen() if changes.get(name) != "disappeared"]}
+        return load.commit(cursor_to=cursor_to, rows_read=read, extra=extra)
 
 
 def load_matters(lake: Lake, conn: Any = CONN_ID, *, policy: RetryPolicy | None = None) -> BatchManifest:
@@ -163,6 +215,67 @@ def _category_rows(category: Any, quarantined: list[QuarantinedRecord]) -> list[
     return rows
 
 
+@dataclass(frozen=True)
+class _Window:
+    """A backfill's range of ``updated_at`` in µs, [since, until) (None: open), after the clamp to the cursor."""
+
+    since: int | None
+    until: int | None
+    clamped: bool
+
+    @classmethod
+    def clamped_to(cls, since: datetime | None, until: datetime | None, cursor_at: int | None) -> _Window:
+        """``until`` no later than the cursor's time, where the next incremental load lists from (so the two
+        never read the same version); not clamped when there is no cursor."""
+        end = None if until is None else to_micros(until)
+        clamped = cursor_at is not None and end is not None and end > cursor_at
+        if cursor_at is not None and (end is None or end > cursor_at):
+            end = cursor_at
+        return cls(None if since is None else to_micros(since), end, clamped)
+
+    def holds(self, at: int) -> bool:
+        return (self.since is None or at >= self.since) and (self.until is None or at < self.until)
+
+    def manifest(self) -> dict[str, Any]:
+        return {"since": _iso(self.since), "until": _iso(self.until), "clamped": self.clamped}
+
+
+def _iso(at: int | None) -> str | None:
+    """µs since the epoch as the district's local ISO time (the spelling of the cursor)."""
+    if at is None:
+        return None
+    moment = datetime.fromtimestamp(at // 1_000_000, tz=UTC).replace(microsecond=at % 1_000_000)
+    return moment.astimezone(TZ).isoformat()
+
+
+def _lake_keys(lake: Lake, *, batches: list[BatchManifest] | None = None) -> set[tuple[str, int]]:
+    """The versions (case_id, updated_at µs) the lake holds in the raw and quarantine zones (of ``batches``, or
+    all), read column-wise; a quarantined record without a readable id or time has no version to skip."""
+    keys: set[tuple[str, int]] = set()
+    for table in lake.scan("raw", PLATFORM, "cases", columns=["case_id", "updated_at"], batches=batches):
+        keys.update(zip(table.column("case_id").to_pylist(),
+                        table.column("updated_at").cast(pa.int64()).to_pylist(), strict=True))
+    for table in lake.scan("quarantine", PLATFORM, "cases", columns=["record_id", "raw"], batches=batches):
+        for record_id, raw in zip(table.column("record_id").to_pylist(), table.column("raw").to_pylist(),
+                                  strict=True):
+            key = version_key(json.loads(raw))
+            if record_id is not None and key is not None:
+                keys.add((record_id, key[1]))
+    return keys
+
+
+def _backfills_after(lake: Lake, start: int | None) -> list[BatchManifest]:
+    """The committed backfills whose range reaches past ``start`` (where an incremental load lists from)."""
+    found = []
+    for manifest in lake.manifests(PLATFORM, "cases"):
+        window = manifest.extra.get("backfill")
+        if window is None:
+            continue
+        if window["until"] is None or start is None or to_micros(parse_instant(window["until"])) > start:
+            found.append(manifest)
+    return found
+
+
 class _Newest:
     """The newest ``updated_at`` read and the case ids read at exactly that time (the incremental cursor)."""
 
@@ -187,10 +300,7 @@ class _Newest:
             self.ids.add(case_id)
 
     def iso(self) -> str | None:
-        if self.at is None:
-            return None
-        moment = datetime.fromtimestamp(self.at // 1_000_000, tz=UTC).replace(microsecond=self.at % 1_000_000)
-        return moment.astimezone(TZ).isoformat()
+        return _iso(self.at)
 
     def cursor(self) -> dict[str, Any]:
         return {"updated_at": self.iso(), "case_ids_at": sorted(self.ids)}

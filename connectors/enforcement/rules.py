@@ -26,7 +26,7 @@ import pyarrow as pa
 
 from connectors.enforcement.schema import CASE_FIELDS, PARTY_TYPE
 from gridlake import uscc
-from gridlake.records import TZ, Checked, Converter, Rejected, parse_instant, to_micros
+from gridlake.records import TZ, Checked, Converter, FieldWatch, Rejected, parse_instant, to_micros
 from gridlake.reference import to_half_width
 
 __all__ = [
@@ -83,16 +83,20 @@ def mask_case(item: Any) -> str:
     return json.dumps(item, ensure_ascii=False, default=str)
 
 
-def check_case(item: Any, *, matter_codes: frozenset[str]) -> Checked:
-    """Check one served case version against the schema and the field rules."""
+def check_case(item: Any, *, matter_codes: frozenset[str], watch: FieldWatch | None = None) -> Checked:
+    """Check one served case version against the schema and the field rules; ``watch`` (the load's
+    ``FieldWatch``) is told whether each value had its declared type, to tell a changed source from dirt."""
     drift: list[str] = []
     try:
         if not isinstance(item, dict):
             raise Rejected(None, "schema_mismatch")
         for name in ("case_id", "updated_at"):
-            if not isinstance(item.get(name), str) or not item[name].strip():
+            value = item.get(name)
+            if not isinstance(value, str) or not value.strip():
+                if watch is not None and value is not None and not isinstance(value, str):
+                    watch.typed(name, ok=False)
                 raise Rejected(name, "schema_mismatch")
-        convert = Converter()
+        convert = Converter(watch=watch)
         row: dict[str, Any] = {}
         for name, kind in CASE_FIELDS.items():
             if name == "party":
@@ -136,6 +140,8 @@ def _field_rules(row: dict[str, Any], matter_codes: frozenset[str]) -> None:
 def _party(raw: Any, drift: list[str], convert: Converter) -> dict[str, Any] | None:
     if raw is None:
         return None
+    if convert.watch is not None:
+        convert.watch.typed("party", ok=isinstance(raw, dict))
     if not isinstance(raw, dict):
         raise Rejected("party", "schema_mismatch")
     drift.extend(f"party.{key}" for key in sorted(set(raw) - _PARTY_FIELDS))  # reported, never landed

@@ -10,21 +10,29 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from email.utils import parsedate_to_datetime
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime, parsedate_to_datetime
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+from urllib.parse import parse_qs, urlparse
 from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
 
 from connectors.credit import CreditError, RetryPolicy, load_records, load_subjects
+from connectors.credit.schema import RECORD_FIELDS, SUBJECT_FIELDS
+from gridlake import uscc
 from gridlake.lake import Lake
-from tests.support import instant
+from gridlake.records import SchemaChanged
+from tests.support import bare_server, instant, send_json
 
 TZ = ZoneInfo("Asia/Shanghai")
 FAST = RetryPolicy(attempts=4, initial_wait_s=0.05, max_wait_s=0.2, timeout_s=20)
 KEYS = {"subjects": "uscc", "records": "record_id"}
 LOADS = {"subjects": load_subjects, "records": load_records}
+FIELDS = {"subjects": SUBJECT_FIELDS, "records": RECORD_FIELDS}
 # The truth's subject kinds that break a rule (a subject's code, and the code its records carry) and the
 # record kind; re-registrations, full-width brackets and records of unlisted subjects are landed.
 USCC_KINDS = ("uscc_bad_check", "registration_number")
@@ -114,7 +122,8 @@ def test_a_load_through_faults_lands_each_served_version_once(served, credit_env
 
     assert httpx.get(f"{served.url('credit')}/_sim/faults").json()["armed"] == []
     assert manifest.extra["retries"] >= 7
-    assert manifest.cursor_to == {"updated_since": before} == {"updated_since": manifest.extra["snapshot"]}
+    assert manifest.cursor_to == {"updated_since": before, "fields": sorted(FIELDS[entity])}
+    assert before == manifest.extra["snapshot"]
     landed, quarantined = _landed(lake, entity)
     versions = landed + [key for key, _ in quarantined]
     assert len(versions) == len(set(versions)) == manifest.rows_read
@@ -189,7 +198,7 @@ def test_the_clock_moving_between_pages_loses_nothing(served, credit_env, lake) 
     versions = landed + [key for key, _ in quarantined]
     assert len(versions) == len(set(versions)) == first.rows_read + second.rows_read
     assert set(at_end) <= set(versions) <= set(at_start) | set(at_end)
-    assert second.cursor_to == {"updated_since": now}
+    assert second.cursor_to == {"updated_since": now, "fields": sorted(SUBJECT_FIELDS)}
 
 
 def test_a_wrong_key_stops_at_once_with_the_reason(served, credit_env, lake, monkeypatch) -> None:
@@ -208,3 +217,170 @@ def test_a_connection_dropped_for_good_lands_nothing(served, credit_env, lake) -
         load_records(lake, page_size=50, policy=FAST, on_page=cut_after_the_first_page)
     assert lake.manifests("credit", "records") == []
     assert [path for path in lake.root.rglob("*") if path.is_file()] == []
+
+
+# ---------------------------------------------------------------- backfills
+
+def _versions(lake: Lake, entity: str) -> list[Key]:
+    landed, quarantined = _landed(lake, entity)
+    return landed + [key for key, _ in quarantined]
+
+
+def _at(key: Key) -> datetime:
+    return datetime.fromisoformat(key[1])
+
+
+def test_a_backfill_over_what_is_loaded_lands_nothing_and_keeps_the_cursor(served, credit_env, lake) -> None:
+    first = load_records(lake, policy=FAST)
+    versions = _versions(lake, "records")
+    since = min(map(_at, versions)) + timedelta(hours=12)
+    in_range = [key for key in versions if _at(key) >= since]
+    assert in_range and len(in_range) < len(versions)
+    assert any(_at(key) >= since for key, _ in _landed(lake, "records")[1]), "quarantined versions in range too"
+
+    backfill = load_records(lake, policy=FAST, since=since)
+    assert (backfill.rows_read, backfill.rows_landed, backfill.rows_quarantined, backfill.files) == (0, 0, {}, [])
+    assert backfill.extra["rows_already_landed"] == len(in_range)
+    assert backfill.extra["backfill"] == {"since": since.isoformat(), "until": first.cursor_to["updated_since"],
+                                          "clamped": False}
+    assert backfill.cursor_from == backfill.cursor_to == first.cursor_to == lake.cursor("credit", "records")
+    assert load_records(lake, policy=FAST).rows_read == 0 and _versions(lake, "records") == versions
+
+
+@pytest.mark.parametrize("entity", ["subjects", "records"])
+def test_a_backfill_of_a_middle_range_then_the_incremental_load_land_each_version_once(
+        served, credit_env, lake, tmp_path, entity) -> None:
+    listing = _listing(credit_env, entity, before=_now(credit_env))
+    times = sorted({_at(key) for key in listing})
+    since, until = times[len(times) // 3], times[2 * len(times) // 3]
+    backfill = LOADS[entity](lake, policy=FAST, page_size=50, since=since, until=until)
+    expected = {key for key in listing if since <= _at(key) < until}
+    assert set(_versions(lake, entity)) == expected and backfill.rows_read == len(expected)
+    assert backfill.cursor_to is None
+    assert backfill.extra["backfill"] == {"since": since.isoformat(), "until": until.isoformat(), "clamped": False}
+
+    incremental = LOADS[entity](lake, policy=FAST)
+    assert incremental.rows_read == len(listing) - len(expected)
+    assert incremental.extra["rows_already_landed"] == len(expected)
+    clean = Lake(tmp_path / "clean")
+    one_run = LOADS[entity](clean, policy=FAST)
+    assert sorted(_versions(lake, entity)) == sorted(_versions(clean, entity)) == sorted(listing)
+    assert sorted(_landed(lake, entity)[1]) == sorted(_landed(clean, entity)[1])  # same versions, same reasons
+    assert incremental.cursor_to == one_run.cursor_to
+    assert LOADS[entity](lake, policy=FAST).rows_read == 0
+
+
+def test_a_backfill_is_clamped_to_the_cursors_snapshot(served, credit_env, lake) -> None:
+    first = load_records(lake, policy=FAST)
+    before = _listing(credit_env, "records", before=first.extra["snapshot"])
+    _control(served, "clock", advance_seconds=24 * 3600)
+    changed = set(_listing(credit_env, "records", before=_now(credit_env))) - set(before)
+    cursor_at = datetime.fromisoformat(first.cursor_to["updated_since"])
+    assert changed and all(_at(key) >= cursor_at for key in changed)
+
+    # Asked up to a day past the cursor, the backfill stops at it: what changed since is the incremental load's.
+    backfill = load_records(lake, policy=FAST, since=cursor_at - timedelta(days=2),
+                            until=cursor_at + timedelta(days=1))
+    assert backfill.extra["backfill"]["until"] == first.cursor_to["updated_since"]
+    assert backfill.extra["backfill"]["clamped"] is True
+    assert backfill.rows_read == 0 and backfill.cursor_to == first.cursor_to
+    incremental = load_records(lake, policy=FAST)
+    versions = _versions(lake, "records")
+    assert len(versions) == len(set(versions)) and set(versions) == set(before) | changed
+    assert incremental.rows_read == len(changed)
+
+
+# ---------------------------------------------------------------- a source whose schema changes
+
+class _Platform(BaseHTTPRequestHandler):
+    """A bare credit platform: subjects in a snapshot window, paged by offset, its Date header at ``now``."""
+
+    subjects: list[dict[str, Any]] = []
+    now = datetime(2026, 11, 20, tzinfo=UTC)
+
+    def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+        query = {key: values[0] for key, values in parse_qs(urlparse(self.path).query).items()}
+        since, before = (datetime.fromisoformat(query[name]) if name in query else None
+                         for name in ("updated_since", "updated_before"))
+        listing = sorted((item for item in self.subjects
+                          if (since is None or datetime.fromisoformat(item["updated_at"]) >= since)
+                          and (before is None or datetime.fromisoformat(item["updated_at"]) < before)),
+                         key=lambda item: (datetime.fromisoformat(item["updated_at"]), item["uscc"]))
+        offset, limit = int(query.get("offset", 0)), int(query.get("limit", 1000))
+        send_json(self, 200, {"total": len(listing), "offset": offset, "items": listing[offset:offset + limit]})
+
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        return format_datetime(_Platform.now.astimezone(UTC), usegmt=True)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def bare_conn() -> Iterator[Any]:
+    with bare_server(_Platform) as url:
+        yield type("Conn", (), {"conn_id": "credit_api", "host": url, "login": None, "password": "k",
+                                "schema": None, "port": None})()
+
+
+def _subjects(first: int, day: int, count: int = 25, **more: Any) -> list[dict[str, Any]]:
+    """``count`` subjects updated a second apart on November ``day``, with ``more`` fields (None: left out);
+    the platform's now moves to the day after."""
+    start = datetime(2026, 11, day, 9, tzinfo=TZ)
+    _Platform.now = start + timedelta(days=1)
+    made = [{"uscc": uscc.complete(f"9111010100000{first + n:04d}"), "name": f"某某餐饮有限公司{first + n}",
+             "legal_representative": "张三", "street_code": "110101001", "registered_capital_wan_cny": 100.0,
+             "established_on": "2020-01-01", "status": "active", "credit_level": "A",
+             "updated_at": (start + timedelta(seconds=n)).isoformat(), **more} for n in range(count)]
+    return [{key: value for key, value in item.items() if value is not None or key not in more} for item in made]
+
+
+def test_a_field_that_disappears_stops_the_load_until_the_change_is_accepted(bare_conn, lake) -> None:
+    _Platform.subjects = _subjects(0, 10)
+    first = load_subjects(lake, bare_conn, policy=FAST)
+    assert first.rows_landed == 25 and "credit_level" in first.cursor_to["fields"]
+
+    _Platform.subjects += _subjects(100, 11, credit_level=None)  # the source no longer sends credit_level
+    with pytest.raises(SchemaChanged, match=r"credit\.subjects: .*credit_level disappeared") as stopped:
+        load_subjects(lake, bare_conn, policy=FAST)
+    assert stopped.value.changes == {"credit_level": "disappeared"}
+    assert [m.batch_id for m in lake.manifests("credit", "subjects")] == [first.batch_id]
+    assert lake.cursor("credit", "subjects") == first.cursor_to
+    assert lake.read("raw", "credit", "subjects").num_rows == 25
+
+    accepted = load_subjects(lake, bare_conn, policy=FAST, accept_schema_change=True)
+    assert accepted.rows_landed == 25 and accepted.extra["schema_changes"] == {"credit_level": "disappeared"}
+    raw = lake.read("raw", "credit", "subjects").to_pylist()
+    assert [row["credit_level"] for row in raw[25:]] == [None] * 25
+    # Accepted, the field is no longer expected: the loads after it go on without it.
+    assert "credit_level" not in accepted.cursor_to["fields"]
+    _Platform.subjects += _subjects(200, 12, credit_level=None)
+    after = load_subjects(lake, bare_conn, policy=FAST)
+    assert after.rows_landed == 25 and after.extra["schema_changes"] == {}
+
+
+def test_a_field_whose_every_value_changes_type_stops_the_load(bare_conn, lake) -> None:
+    _Platform.subjects = _subjects(0, 10, registered_capital_wan_cny="100万元")  # a number now sent as text
+    with pytest.raises(SchemaChanged, match=r"registered_capital_wan_cny changed_type, over 25 records"):
+        load_subjects(lake, bare_conn, policy=FAST)
+    assert lake.manifests("credit", "subjects") == []
+    # A backfill is watched too.
+    with pytest.raises(SchemaChanged, match=r"registered_capital_wan_cny changed_type"):
+        load_subjects(lake, bare_conn, policy=FAST, since=datetime(2026, 11, 10, tzinfo=TZ))
+    assert lake.manifests("credit", "subjects") == []
+
+    accepted = load_subjects(lake, bare_conn, policy=FAST, accept_schema_change=True)
+    assert (accepted.rows_landed, accepted.rows_quarantined) == (0, {"schema_mismatch": 25})
+    assert accepted.extra["schema_changes"] == {"registered_capital_wan_cny": "changed_type"}
+
+
+def test_a_few_records_of_the_wrong_type_are_only_quarantined(bare_conn, lake) -> None:
+    _Platform.subjects = _subjects(0, 10)
+    for item in _Platform.subjects[:3]:
+        item["registered_capital_wan_cny"] = "100"
+    manifest = load_subjects(lake, bare_conn, policy=FAST)
+    assert (manifest.rows_landed, manifest.rows_quarantined) == (22, {"schema_mismatch": 3})
+    assert manifest.extra["schema_changes"] == {}
+    quarantined = lake.read("quarantine", "credit", "subjects").to_pylist()
+    assert {row["field"] for row in quarantined} == {"registered_capital_wan_cny"}
+    assert sorted(row["record_id"] for row in quarantined) == sorted(item["uscc"] for item in _Platform.subjects[:3])

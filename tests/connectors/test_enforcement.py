@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlparse
@@ -21,6 +21,7 @@ import pytest
 
 from connectors.enforcement import EnforcementError, RetryPolicy, load_cases, load_matters
 from gridlake.lake import Lake
+from gridlake.records import SchemaChanged
 from tests.support import bare_server, instant, send_json
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -267,9 +268,14 @@ def _case(case_id: str, updated: str, **more: Any) -> dict[str, Any]:
             "filed_at": "2026-11-20T08:00:00+08:00", **more}
 
 
-def test_any_spec_server_restarts_from_the_last_landed_time_and_misses_no_tie(bare_platform, lake) -> None:
-    conn = type("Conn", (), {"conn_id": "enforcement_api", "host": bare_platform, "login": "c", "password": "s",
+def _bare_conn(url: str) -> Any:
+    """An Airflow-like connection to a bare platform."""
+    return type("Conn", (), {"conn_id": "enforcement_api", "host": url, "login": "c", "password": "s",
                              "schema": None, "port": None})()
+
+
+def test_any_spec_server_restarts_from_the_last_landed_time_and_misses_no_tie(bare_platform, lake) -> None:
+    conn = _bare_conn(bare_platform)
     _Platform.cases = [_case(f"ZF-{n}", f"2026-11-20T09:00:0{n // 2}+08:00") for n in range(6)]
     _Platform.seen_since = []
 
@@ -281,7 +287,8 @@ def test_any_spec_server_restarts_from_the_last_landed_time_and_misses_no_tie(ba
     # The restart asked from the newest updated_at read (inclusive) and skipped what it had.
     assert _Platform.seen_since == [None, "2026-11-20T09:00:01+08:00"]
     assert first.rows_read == first.rows_landed == 6 and first.extra["rows_already_read"] == 2
-    assert first.cursor_to == {"updated_at": "2026-11-20T09:00:02+08:00", "case_ids_at": ["ZF-4", "ZF-5"]}
+    assert first.cursor_to == {"updated_at": "2026-11-20T09:00:02+08:00", "case_ids_at": ["ZF-4", "ZF-5"],
+                               "fields": ["case_id", "filed_at", "matter_code", "party", "status", "updated_at"]}
 
     # A version written later with the same updated_at as the cursor is read; the ones landed are not.
     _Platform.cases.append(_case("ZF-9", "2026-11-20T01:00:02Z"))
@@ -291,3 +298,150 @@ def test_any_spec_server_restarts_from_the_last_landed_time_and_misses_no_tie(ba
     assert [row["case_id"] for row in raw] == [f"ZF-{n}" for n in (0, 1, 2, 3, 4, 5, 9)]
     assert {row["matter_code"] for row in raw} == {"A01"}
     assert all(row["party"] == {"type": "individual", "uscc": None, "name": None} for row in raw)
+
+
+# ---------------------------------------------------------------- a source whose schema changes
+
+def _cases(first: int, hour: int, count: int = 25, **more: Any) -> list[dict[str, Any]]:
+    """``count`` cases, one a minute from ``hour`` o'clock, with ``more`` fields (None: the field left out)."""
+    made = [_case(f"ZF-{first + n:03d}", f"2026-11-20T{hour:02d}:{n:02d}:00+08:00", **more) for n in range(count)]
+    return [{key: value for key, value in case.items() if value is not None or key not in more} for case in made]
+
+
+def test_a_field_that_disappears_stops_the_load_until_the_change_is_accepted(bare_platform, lake) -> None:
+    conn = _bare_conn(bare_platform)
+    _Platform.cases = _cases(0, 9)
+    first = load_cases(lake, conn, policy=FAST)
+    assert first.rows_landed == 25 and "status" in first.cursor_to["fields"]
+
+    _Platform.cases += _cases(100, 10, status=None)  # the source no longer sends status at all
+    with pytest.raises(SchemaChanged, match=r"enforcement\.cases: .*status disappeared") as stopped:
+        load_cases(lake, conn, policy=FAST)
+    assert stopped.value.changes == {"status": "disappeared"}
+    assert [m.batch_id for m in lake.manifests("enforcement", "cases")] == [first.batch_id]
+    assert lake.cursor("enforcement", "cases") == first.cursor_to
+    assert lake.read("raw", "enforcement", "cases").num_rows == 25
+    with pytest.raises(SchemaChanged):  # the cursor stayed: the next load stops again
+        load_cases(lake, conn, policy=FAST)
+
+    accepted = load_cases(lake, conn, policy=FAST, accept_schema_change=True)
+    assert accepted.rows_landed == 25 and accepted.extra["schema_changes"] == {"status": "disappeared"}
+    raw = lake.read("raw", "enforcement", "cases").to_pylist()
+    assert [row["status"] for row in raw[25:]] == [None] * 25
+    # Accepted, the field is no longer expected: the loads after it go on without it.
+    assert "status" not in accepted.cursor_to["fields"]
+    _Platform.cases += _cases(200, 11, status=None)
+    after = load_cases(lake, conn, policy=FAST)
+    assert after.rows_landed == 25 and after.extra["schema_changes"] == {}
+
+
+def test_a_field_whose_every_value_changes_type_stops_the_load(bare_platform, lake) -> None:
+    conn = _bare_conn(bare_platform)
+    _Platform.cases = _cases(0, 9, penalty_cny="500.00")  # a number now sent as text, by every record
+    with pytest.raises(SchemaChanged, match=r"penalty_cny changed_type, over 25 records") as stopped:
+        load_cases(lake, conn, policy=FAST)
+    assert stopped.value.changes == {"penalty_cny": "changed_type"}
+    assert lake.manifests("enforcement", "cases") == []
+
+    accepted = load_cases(lake, conn, policy=FAST, accept_schema_change=True)
+    assert (accepted.rows_landed, accepted.rows_quarantined) == (0, {"schema_mismatch": 25})
+    assert accepted.extra["schema_changes"] == {"penalty_cny": "changed_type"}
+
+
+def test_a_few_records_of_the_wrong_type_are_only_quarantined(bare_platform, lake) -> None:
+    conn = _bare_conn(bare_platform)
+    _Platform.cases = _cases(0, 9, penalty_cny=200.0)
+    for case in _Platform.cases[:3]:
+        case["penalty_cny"] = "200"
+    manifest = load_cases(lake, conn, policy=FAST)
+    assert (manifest.rows_landed, manifest.rows_quarantined) == (22, {"schema_mismatch": 3})
+    assert manifest.extra["schema_changes"] == {}
+    quarantined = lake.read("quarantine", "enforcement", "cases").to_pylist()
+    assert {(row["record_id"], row["field"]) for row in quarantined} == {
+        (f"ZF-{n:03d}", "penalty_cny") for n in range(3)}
+
+
+# ---------------------------------------------------------------- backfills
+
+def _versions(lake: Lake) -> list[Key]:
+    landed, quarantined = _landed(lake)
+    return landed + [key for key, _ in quarantined]
+
+
+def _at(key: Key) -> datetime:
+    return datetime.fromisoformat(key[1])
+
+
+def test_a_backfill_over_what_is_loaded_lands_nothing_and_keeps_the_cursor(served, enforcement_env, lake) -> None:
+    first = load_cases(lake, policy=FAST)
+    versions = _versions(lake)
+    cursor_at = datetime.fromisoformat(first.cursor_to["updated_at"])
+    since = min(map(_at, versions)) + timedelta(hours=12)
+    in_range = [key for key in versions if since <= _at(key) < cursor_at]
+    assert in_range and len(in_range) < len(versions)
+    assert set(_landed(lake)[1]), "quarantined versions are in the range too"
+
+    backfill = load_cases(lake, policy=FAST, since=since)
+    assert (backfill.rows_read, backfill.rows_landed, backfill.rows_quarantined, backfill.files) == (0, 0, {}, [])
+    assert backfill.extra["rows_already_read"] == len(in_range)
+    assert backfill.extra["backfill"] == {"since": since.isoformat(), "until": first.cursor_to["updated_at"],
+                                          "clamped": False}
+    assert backfill.cursor_from == backfill.cursor_to == first.cursor_to == lake.cursor("enforcement", "cases")
+    again = load_cases(lake, policy=FAST)
+    assert again.rows_read == 0 and _versions(lake) == versions
+
+
+def test_a_backfill_of_a_middle_range_then_the_incremental_load_land_each_version_once(
+        served, enforcement_env, lake, tmp_path) -> None:
+    listing = _listing(enforcement_env)
+    times = sorted({_at(key) for key in listing})
+    since, until = times[len(times) // 3], times[2 * len(times) // 3]
+    backfill = load_cases(lake, policy=FAST, page_size=50, since=since, until=until)
+    expected = {key for key in listing if since <= _at(key) < until}
+    assert set(_versions(lake)) == expected and backfill.rows_read == len(expected)
+    assert backfill.cursor_to is None
+    assert backfill.extra["backfill"] == {"since": since.isoformat(), "until": until.isoformat(), "clamped": False}
+
+    incremental = load_cases(lake, policy=FAST)
+    assert incremental.rows_read == len(listing) - len(expected)
+    assert incremental.extra["rows_already_read"] == len(expected)
+    clean = Lake(tmp_path / "clean")
+    one_run = load_cases(clean, policy=FAST)
+    together, _ = _landed(lake), _landed(clean)
+    assert sorted(_versions(lake)) == sorted(_versions(clean)) == sorted(listing)
+    assert sorted(together[1]) == sorted(_landed(clean)[1])  # the same versions quarantined for the same reasons
+    assert incremental.cursor_to == one_run.cursor_to
+    assert load_cases(lake, policy=FAST).rows_read == 0
+
+
+def test_a_backfill_with_no_end_on_an_empty_lake_reads_to_the_end(served, enforcement_env, lake) -> None:
+    listing = _listing(enforcement_env)
+    since = sorted(_at(key) for key in listing)[len(listing) // 2]
+    backfill = load_cases(lake, policy=FAST, since=since)
+    assert backfill.extra["backfill"] == {"since": since.isoformat(), "until": None, "clamped": False}
+    assert set(_versions(lake)) == {key for key in listing if _at(key) >= since}
+    incremental = load_cases(lake, policy=FAST)
+    versions = _versions(lake)
+    assert sorted(versions) == sorted(listing) and incremental.rows_read == len(listing) - backfill.rows_read
+    assert incremental.cursor_to["updated_at"] == instant(max(map(_at, listing)))
+    assert load_cases(lake, policy=FAST).rows_read == 0
+
+
+def test_a_backfill_is_clamped_to_where_the_incremental_load_reads_from(served, enforcement_env, lake) -> None:
+    first = load_cases(lake, policy=FAST)
+    before = _listing(enforcement_env)
+    _control(served, "clock", advance_seconds=6 * 3600)
+    changed = set(_listing(enforcement_env)) - set(before)
+    cursor_at = datetime.fromisoformat(first.cursor_to["updated_at"])
+    assert changed and all(_at(key) >= cursor_at for key in changed)
+
+    # Asked up to a day ahead, the backfill stops at the cursor: what changed since is the incremental load's.
+    backfill = load_cases(lake, policy=FAST, since=cursor_at - timedelta(days=2),
+                          until=cursor_at + timedelta(days=1))
+    assert backfill.extra["backfill"]["until"] == first.cursor_to["updated_at"]
+    assert backfill.extra["backfill"]["clamped"] is True
+    assert backfill.rows_read == 0 and backfill.cursor_to == first.cursor_to
+    incremental = load_cases(lake, policy=FAST)
+    versions = _versions(lake)
+    assert len(versions) == len(set(versions)) and set(versions) == set(before) | changed
+    assert incremental.rows_read == len(changed)
