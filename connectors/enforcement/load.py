@@ -44,7 +44,7 @@ from connectors.enforcement.client import (
 from connectors.enforcement.rules import TZ, check_case, mask_case, matter_rows, parse_instant, to_micros, version_key
 from connectors.enforcement.schema import CASE_FIELDS, CASE_SCHEMA, MATTER_SCHEMA
 from gridlake.connections import get_connection
-from gridlake.lake import BatchManifest, Lake, QuarantinedRecord
+from gridlake.lake import BatchManifest, Lake, QuarantinedRecord, content_digest
 from gridlake.records import FieldWatch
 from gridlake.settings import get_settings
 
@@ -194,10 +194,15 @@ def load_matters(lake: Lake, conn: Any = CONN_ID, *, policy: RetryPolicy | None 
                 else:
                     seen.add(row["matter_code"])
                     rows.append(row)
-        load.write(pa.Table.from_pylist(rows, schema=MATTER_SCHEMA))
-        load.quarantine(quarantined)
-        return load.commit(cursor_to=None, rows_read=len(rows) + len(quarantined),
-                           extra={"requests": client.requests_made, "retries": client.retries})
+        served = len(rows) + len(quarantined)
+        digest = content_digest([*rows, *quarantined])
+        unchanged = (load.cursor_from or {}).get("content_sha256") == digest
+        if not unchanged:  # the same list again lands nothing: the snapshot before it still stands
+            load.write(pa.Table.from_pylist(rows, schema=MATTER_SCHEMA))
+            load.quarantine(quarantined)
+        return load.commit(cursor_to={"content_sha256": digest}, rows_read=0 if unchanged else served,
+                           extra={"requests": client.requests_made, "retries": client.retries,
+                                  "rows_served": served, "unchanged": unchanged})
 
 
 def _category_rows(category: Any, quarantined: list[QuarantinedRecord]) -> list[dict[str, Any]]:

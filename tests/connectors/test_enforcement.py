@@ -210,6 +210,9 @@ def test_the_matters_land_as_a_snapshot(served, enforcement_env, lake) -> None:
     assert manifest.rows_landed == len(table) == 30
     assert {row["category_code"] for row in table} == set("ABCDEF")
     assert all(row["matter_code"].startswith(row["category_code"]) for row in table)
+    again = load_matters(lake, policy=FAST)  # the same list again lands nothing; the first snapshot stands
+    assert (again.rows_read, again.rows_landed, again.files) == (0, 0, []) and again.extra["unchanged"]
+    assert lake.read("raw", "enforcement", "matters").num_rows == 30
 
 
 # ---------------------------------------------------------------- any server that follows the spec

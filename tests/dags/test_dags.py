@@ -89,20 +89,23 @@ def test_the_dagbag_has_one_ingestion_dag_per_platform_with_tags_retries_and_ass
         assert all(task["retries"] >= 1 for task in dag["tasks"].values())
 
 
+def _run_all(airflow: dict[str, Any], conf: dict[str, Any] | None = None) -> None:
+    runs = _probe(airflow, "test", json.dumps(conf or {}), *(f"ingest_{name}" for name in PLATFORMS))
+    for dag_id, run in runs.items():
+        assert run["state"] == "success", (dag_id, run)
+        assert set(run["tasks"].values()) == {"success"}, (dag_id, run)
+
+
 def test_each_dag_runs_and_a_second_run_lands_nothing(airflow) -> None:
     lake: Lake = airflow["lake"]
-    for name in PLATFORMS:
-        run = _probe(airflow, "test", f"ingest_{name}")
-        assert run["state"] == "success", run
-        assert set(run["tasks"].values()) == {"success"}, run
+    _run_all(airflow)
     first = _landed(lake)
-    for (platform, entity), (batches, rows) in first.items():
+    for (platform, entity), (batches, _) in first.items():
         assert batches >= 1, f"{platform}.{entity}: no batch committed"
     assert first[("hotline", "requests")][1] > 0 and first[("citymgmt", "fume__reading")][1] > 0
     assert first[("statistics", "key_enterprises")][1] > 0 and first[("credit", "records")][1] > 0
 
-    for name in PLATFORMS:
-        assert _probe(airflow, "test", f"ingest_{name}")["state"] == "success"
+    _run_all(airflow)
     second = _landed(lake)
     grown = {key: (first[key][1], rows) for key, (_, rows) in second.items() if rows != first[key][1]}
     assert grown == {}, f"the second runs landed rows again: {grown}"
@@ -112,9 +115,16 @@ def test_a_run_with_a_range_backfills_without_duplicates(airflow) -> None:
     """A manual run with conf since/until re-reads that range: after the incremental runs, nothing is new."""
     lake: Lake = airflow["lake"]
     before = _landed(lake)
-    run = _probe(airflow, "test", "ingest_hotline", json.dumps({"since": "2026-11-12", "until": "2026-11-15"}))
-    assert run["state"] == "success", run
+    run = _probe(airflow, "test", json.dumps({"since": "2026-11-12", "until": "2026-11-15"}), "ingest_hotline")
+    assert run["ingest_hotline"]["state"] == "success", run
     requests = lake.manifests("hotline", "requests")[-1]
     assert requests.extra["backfill"]["since"].startswith("2026-11-12T00:00:00+08:00")
     assert requests.rows_read == 0 and requests.cursor_to == requests.cursor_from
     assert _landed(lake)[("hotline", "requests")][1] == before[("hotline", "requests")][1]
+
+
+def test_an_airflow_backfill_rereads_its_data_interval_and_other_runs_load_incrementally(airflow) -> None:
+    windows = _probe(airflow, "window", str(ROOT / "dags" / "ingest.py"))
+    assert windows["scheduled"] == windows["manual"] == [None, None]
+    assert windows["backfill"] == ["2026-11-12T16:00:00+00:00", "2026-11-13T16:00:00+00:00"]
+    assert windows["manual_range"] == ["2026-11-01T00:00:00+08:00", None]
