@@ -5,7 +5,7 @@ export PATH := $(HOME)/.local/bin:$(PATH)
 # uv as a command, or as a module of the Python that installed it (pyenv-style shims may not see it at once).
 UV = $(shell command -v uv 2>/dev/null || echo python3 -m uv)
 
-.PHONY: setup demo test serve clean
+.PHONY: setup demo test serve airflow clean
 
 # uv (from PyPI, if the machine has none), then the locked environment in .venv.
 setup:
@@ -23,6 +23,12 @@ test: setup
 # Serve the five platforms until interrupted.
 serve: setup
 	$(UV) run --frozen gridlake sim serve
+
+# Airflow's UI on :8080 with the project's DAGs (metadata in var/airflow); the platforms' connections come
+# from AIRFLOW_CONN_* in the environment (paste what `make serve` prints).
+airflow: setup
+	AIRFLOW_HOME=$(CURDIR)/var/airflow AIRFLOW__CORE__DAGS_FOLDER=$(CURDIR)/dags \
+		AIRFLOW__CORE__LOAD_EXAMPLES=False $(UV) run --frozen airflow standalone
 
 clean:
 	rm -rf var .pytest_cache
