@@ -232,8 +232,12 @@ class _Kind:
     count: int = 0
     count_at_end: int = 0
     by_table: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    by_table_at_end: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     by_form: dict[str, int] = field(default_factory=lambda: defaultdict(int))
-    ids: list[Any] = field(default_factory=list)
+    # Keys are per table (the bigint keys of two tables overlap): the truth's mixed ``ids`` list alone cannot
+    # be attributed to a table.
+    ids_by_table: dict[str, list[Any]] = field(default_factory=lambda: defaultdict(list))
+    ids_at_end_by_table: dict[str, list[Any]] = field(default_factory=lambda: defaultdict(list))
     spans: list[dict[str, Any]] = field(default_factory=list)
     rows: int = 0
 
@@ -268,12 +272,15 @@ class DirtyLedger:
         entry = self._kinds.setdefault(kind, _Kind())
         if not ids:
             return
+        at_end = visible <= self._end
         entry.count += len(ids)
-        entry.count_at_end += int((visible <= self._end).sum())
+        entry.count_at_end += int(at_end.sum())
         entry.by_table[table] += len(ids)
+        entry.by_table_at_end[table] += int(at_end.sum())
         if form is not None:
             entry.by_form[form] += len(ids)
-        entry.ids.extend(ids)
+        entry.ids_by_table[table].extend(ids)
+        entry.ids_at_end_by_table[table].extend(i for i, seen in zip(ids, at_end, strict=True) if seen)
 
     def add_span(self, kind: str, table: str, span: dict[str, Any], *, visible_at: int, rows: int) -> None:
         """A span of readings (a stuck sensor, an offline gap): counted once, listed with its sensor."""
@@ -281,6 +288,7 @@ class DirtyLedger:
         entry.count += 1
         entry.count_at_end += int(visible_at <= self._end)
         entry.by_table[table] += 1
+        entry.by_table_at_end[table] += int(visible_at <= self._end)
         entry.rows += rows
         entry.spans.append({"table": table} | span)
 
@@ -291,6 +299,7 @@ class DirtyLedger:
                 "count": entry.count,
                 "count_at_end": entry.count_at_end,
                 "by_table": dict(sorted(entry.by_table.items())),
+                "by_table_at_end": {t: n for t, n in sorted(entry.by_table_at_end.items()) if n},
             }
             if entry.by_form:
                 item["by_form"] = dict(sorted(entry.by_form.items()))
@@ -298,9 +307,17 @@ class DirtyLedger:
                 item["spans"] = entry.spans
                 item["rows"] = entry.rows
             elif entry.count <= IDS_LIMIT:
-                item["ids"] = sorted(entry.ids, key=lambda value: (str(type(value)), value))
+                item["ids"] = _sorted_ids([i for ids in entry.ids_by_table.values() for i in ids])
+                item["ids_by_table"] = {t: _sorted_ids(ids) for t, ids in sorted(entry.ids_by_table.items())}
+                item["ids_at_end_by_table"] = {
+                    t: _sorted_ids(ids) for t, ids in sorted(entry.ids_at_end_by_table.items()) if ids
+                }
             out[kind] = item
         return out
+
+
+def _sorted_ids(ids: list[Any]) -> list[Any]:
+    return sorted(ids, key=lambda value: (str(type(value)), value))
 
 
 class ExceedanceLedger:

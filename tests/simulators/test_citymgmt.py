@@ -227,8 +227,11 @@ def test_rows_and_dirty_records_visible_at_the_end_match_the_truth(served: Serve
         found = _row_dirt(conn)
         stuck, gaps = _stuck_spans(conn), _gaps(conn)
         steps = _case_anomalies(conn)
+        ids_at_end = {kind: _dirty_ids_by_table(conn, kind) for kind in _ROW_RULES}
     for kind, by_table in found.items():
         assert sum(by_table.values()) == truth["dirty"][kind]["count_at_end"], kind
+        assert by_table == truth["dirty"][kind]["by_table_at_end"], kind
+        assert ids_at_end[kind] == truth["dirty"][kind]["ids_at_end_by_table"], kind
     assert len(stuck) == truth["dirty"]["stuck_sensor"]["count_at_end"]
     assert len(gaps) == truth["dirty"]["offline_gap"]["count_at_end"]
     for kind, cases in steps.items():
@@ -409,6 +412,8 @@ def test_dirty_records_served_match_the_truth_exactly(at_horizon: Served) -> Non
             assert sum(by_table.values()) == dirty[kind]["count"] > 0, kind
         for kind in ("correction", "soft_delete", "device_clock_ahead", "impossible_value"):
             assert _dirty_ids(conn, kind) == sorted(dirty[kind]["ids"]), kind
+        for kind in _ROW_RULES:  # the keys by table (those of two tables overlap)
+            assert _dirty_ids_by_table(conn, kind) == dirty[kind]["ids_by_table"], kind
 
         stuck = _stuck_spans(conn)
         assert stuck == sorted(
@@ -677,6 +682,14 @@ def _dirty_ids(conn: psycopg.Connection, kind: str) -> list[int]:
     for name, rule in _ROW_RULES[kind].items():
         ids += [r[0] for r in conn.execute(f"select {PK[name]} from {name} where {rule}")]
     return sorted(ids)
+
+
+def _dirty_ids_by_table(conn: psycopg.Connection, kind: str) -> dict[str, list[int]]:
+    found = {
+        name: sorted(r[0] for r in conn.execute(f"select {PK[name]} from {name} where {rule}"))
+        for name, rule in _ROW_RULES[kind].items()
+    }
+    return {name: ids for name, ids in found.items() if ids}
 
 
 def _legitimate(name: str) -> str:
