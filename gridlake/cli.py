@@ -25,6 +25,30 @@ def show_settings() -> None:
     typer.echo(json.dumps(get_settings().model_dump(mode="json"), ensure_ascii=False, indent=2))
 
 
+@app.command("build", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def build(ctx: typer.Context) -> None:
+    """Build the dbt project on the lake (dbt build; extra arguments go to dbt, e.g. --select staging)."""
+    from gridlake.transform import DbtFailed, run_dbt
+
+    try:
+        run_dbt(["build", *ctx.args])
+    except DbtFailed as err:
+        typer.echo(str(err), err=True)
+        raise typer.Exit(1) from None
+
+
+@app.command("dbt", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def dbt(ctx: typer.Context) -> None:
+    """Any dbt command on the project with the settings as vars (gridlake dbt docs generate, ... ls, ...)."""
+    from gridlake.transform import DbtFailed, run_dbt
+
+    try:
+        run_dbt(list(ctx.args))
+    except DbtFailed as err:
+        typer.echo(str(err), err=True)
+        raise typer.Exit(1) from None
+
+
 def _register_plugins() -> None:
     for entry in entry_points(group="gridlake.commands"):
         command = entry.load()

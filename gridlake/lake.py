@@ -3,6 +3,7 @@
 Layout under ``$GRIDLAKE_HOME/lake``::
 
     raw/<platform>/<entity>/ingest_date=YYYY-MM-DD/<batch_id>-<n>.parquet         landed rows
+    raw/<platform>/<entity>/_schema.parquet       no rows: the declared schema, for readers' globs
     quarantine/<platform>/<entity>/ingest_date=YYYY-MM-DD/<batch_id>-<n>.parquet  rejected rows, with reasons
     _log/<platform>/<entity>/<seq>.json       the committed batch manifests, in order; the newest holds the cursor
     _staging/<platform>/<entity>/<batch_id>/  files of a load not yet committed
@@ -42,6 +43,7 @@ __all__ = [
     "Lake",
     "Load",
     "QUARANTINE_SCHEMA",
+    "SCHEMA_FILE",
     "QuarantinedRecord",
     "ReconciliationError",
     "content_digest",
@@ -52,6 +54,7 @@ __all__ = [
 _TZ = ZoneInfo("Asia/Shanghai")
 BATCH_COLUMNS = [pa.field("_batch_id", pa.string(), nullable=False),
                  pa.field("_ingested_at", pa.timestamp("us", tz="UTC"), nullable=False)]
+SCHEMA_FILE = "_schema.parquet"
 QUARANTINE_SCHEMA = pa.schema([
     pa.field("record_id", pa.string()),
     pa.field("field", pa.string()),
@@ -358,7 +361,21 @@ class Load:
             shutil.rmtree(self._staging)
         self._done = True
         self._on_step("moved")
+        self._write_schema_files()
         return manifest
+
+    def _write_schema_files(self) -> None:
+        """An empty file with each zone's declared schema beside the entity's data (``_schema.parquet``), so a
+        reader's glob finds the columns even before any row has landed. Derived, rewritten when the schema
+        changes, and never counted: it holds no row."""
+        for zone, schema in (("raw", self.landed_schema), ("quarantine", QUARANTINE_SCHEMA)):
+            path = self.lake.zone_dir(zone, self.platform, self.entity) / SCHEMA_FILE
+            if path.exists() and pq.read_schema(path).equals(schema):
+                continue
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(f".{self.batch_id}.tmp")
+            pq.write_table(schema.empty_table(), tmp)
+            os.replace(tmp, path)
 
     def abort(self) -> None:
         """Drop everything staged; nothing of this load becomes visible."""

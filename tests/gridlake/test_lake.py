@@ -9,9 +9,10 @@ import textwrap
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
-from gridlake.lake import Lake, QuarantinedRecord, ReconciliationError
+from gridlake.lake import SCHEMA_FILE, Lake, QuarantinedRecord, ReconciliationError
 
 SCHEMA = pa.schema([pa.field("id", pa.int64(), nullable=False), pa.field("value", pa.float64())])
 
@@ -51,7 +52,8 @@ def _state(lake: Lake) -> tuple[list[int], list[str], dict | None, int]:
     quarantine = lake.read("quarantine", "demo", "items")
     landed = sorted(raw["id"].to_pylist()) if raw is not None else []
     rejected = sorted(quarantine["record_id"].to_pylist()) if quarantine is not None else []
-    on_disk = sum(1 for _ in (lake.root / "raw").rglob("*.parquet")) if (lake.root / "raw").exists() else 0
+    on_disk = sum(1 for path in (lake.root / "raw").rglob("*.parquet") if not path.name.startswith("_")) \
+        if (lake.root / "raw").exists() else 0
     return landed, rejected, lake.cursor("demo", "items"), on_disk
 
 
@@ -89,6 +91,11 @@ def test_the_manifest_records_the_load(tmp_path: Path) -> None:
     assert {f["zone"] for f in first.files} == {"raw", "quarantine"} and all(len(f["sha256"]) == 64
                                                                           for f in first.files)
     assert (second.rows_read, second.files, second.cursor_from) == (0, [], {"last_id": 99})
+    # Beside the data, a file without rows declares each zone's columns, for readers' globs.
+    schema = pq.read_table(tmp_path / "raw" / "demo" / "items" / SCHEMA_FILE)
+    assert schema.num_rows == 0 and {"id", "value", "_batch_id", "_ingested_at"} <= set(schema.column_names)
+    assert pq.read_table(tmp_path / "quarantine" / "demo" / "items" / SCHEMA_FILE).schema.names[:4] == [
+        "record_id", "field", "reason", "raw"]
 
 
 def test_counts_that_do_not_reconcile_commit_nothing(tmp_path: Path) -> None:

@@ -1,0 +1,123 @@
+"""Run the dbt project (``dbt_project/``) on the lake: the settings in force become dbt vars, and the warehouse,
+dbt's target and logs go under ``$GRIDLAKE_HOME``, never into the checkout.
+
+dbt runs in this process (``dbtRunner``); a script that calls it guards its entry point with
+``if __name__ == "__main__":`` (dbt may start worker processes).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from gridlake.settings import Settings, get_settings, repo_root
+
+__all__ = ["DbtFailed", "DbtResult", "dbt_vars", "paths", "run_dbt"]
+
+PROJECT_DIR = repo_root() / "dbt_project"
+
+
+class DbtFailed(RuntimeError):
+    """A dbt command did not succeed: which command, and the nodes that failed with their messages."""
+
+
+@dataclass(frozen=True)
+class DbtResult:
+    """What a dbt command did: per node, its status and message (and the raw dbt result for the curious)."""
+
+    args: tuple[str, ...]
+    nodes: dict[str, tuple[str, str]]
+    raw: Any
+
+    def failed(self) -> dict[str, str]:
+        return {node: message for node, (status, message) in self.nodes.items()
+                if status in ("error", "fail", "runtime error")}
+
+
+@dataclass(frozen=True)
+class Paths:
+    lake: Path
+    warehouse: Path
+    target: Path
+    logs: Path
+
+
+def paths(settings: Settings | None = None) -> Paths:
+    """Where the lake is read and the warehouse, target and logs are written."""
+    home = (settings or get_settings()).home
+    return Paths(lake=home / "lake", warehouse=home / "warehouse" / "gridlake.duckdb",
+                 target=home / "dbt" / "target", logs=home / "dbt" / "logs")
+
+
+def _hours(delta: Any) -> float:
+    return delta.total_seconds() / 3600
+
+
+def dbt_vars(settings: Settings | None = None) -> dict[str, Any]:
+    """The working definitions in force (gridlake/settings.py) as dbt vars: durations in hours."""
+    s = settings or get_settings()
+    out: dict[str, Any] = {
+        "district_code": s.district_code,
+        "lat_min": s.lat_min, "lat_max": s.lat_max, "lon_min": s.lon_min, "lon_max": s.lon_max,
+    }
+    for urgency in ("urgent", "utility", "normal", "complex"):
+        limit = s.hotline.for_urgency(urgency)
+        out[f"respond_hours_{urgency}"] = _hours(limit.respond)
+        out[f"resolve_hours_{urgency}"] = _hours(limit.resolve)
+    out.update({f"grid_{name}_hours": _hours(value) for name, value in s.grid.model_dump().items()})
+    thresholds = s.thresholds.model_dump()
+    out.update({f"threshold_{name}": value for name, value in thresholds.items() if name != "stuck_sensor"})
+    out["stuck_sensor_hours"] = _hours(s.thresholds.stuck_sensor)
+    out.update({f"weight_{name}": value for name, value in s.kpi.model_dump().items()})
+    for name, value in s.repeats.model_dump().items():
+        out[f"{name}_days" if hasattr(value, "total_seconds") else name] = (
+            value.total_seconds() / 86400 if hasattr(value, "total_seconds") else value)
+    return out
+
+
+@contextmanager
+def _environment(where: Paths) -> Iterator[None]:
+    saved = {key: os.environ.get(key) for key in ("GRIDLAKE_LAKE", "GRIDLAKE_WAREHOUSE")}
+    os.environ["GRIDLAKE_LAKE"] = str(where.lake)
+    os.environ["GRIDLAKE_WAREHOUSE"] = str(where.warehouse)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def run_dbt(args: Sequence[str], *, settings: Settings | None = None, check: bool = True) -> DbtResult:
+    """Run a dbt command (``["build"]``, ``["build", "--select", "staging"]``, ``["docs", "generate"]``...) on
+    the project, with the settings as vars; raises ``DbtFailed`` naming the failed nodes when ``check``."""
+    import json
+
+    from dbt.cli.main import dbtRunner
+
+    settings = settings or get_settings()
+    where = paths(settings)
+    where.warehouse.parent.mkdir(parents=True, exist_ok=True)
+    command = [*args, "--project-dir", str(PROJECT_DIR), "--profiles-dir", str(PROJECT_DIR),
+               "--target-path", str(where.target), "--log-path", str(where.logs),
+               "--vars", json.dumps(dbt_vars(settings))]
+    with _environment(where):
+        result = dbtRunner().invoke(command)
+    nodes: dict[str, tuple[str, str]] = {}
+    for item in getattr(result.result, "results", None) or []:
+        node = getattr(item, "node", None)
+        name = getattr(node, "unique_id", None) or str(node)
+        nodes[name] = (str(getattr(item.status, "value", item.status)), str(item.message or ""))
+    outcome = DbtResult(tuple(args), nodes, result)
+    if check and not result.success:
+        failed = outcome.failed()
+        detail = "; ".join(f"{node}: {message}" for node, message in sorted(failed.items())) \
+            or str(result.exception or "see the dbt log in " + str(where.logs))
+        raise DbtFailed(f"dbt {' '.join(args)} failed: {detail}")
+    return outcome
