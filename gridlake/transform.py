@@ -94,6 +94,17 @@ def _environment(where: Paths) -> Iterator[None]:
                 os.environ[key] = value
 
 
+def _release_warehouse() -> None:
+    """dbt-duckdb keeps its DuckDB database open in the process after a command; close it, so that readers
+    (tests, the portal, another process) can open the warehouse file."""
+    import gc
+
+    from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+
+    DuckDBConnectionManager.close_all_connections()
+    gc.collect()
+
+
 def run_dbt(args: Sequence[str], *, settings: Settings | None = None, check: bool = True) -> DbtResult:
     """Run a dbt command (``["build"]``, ``["build", "--select", "staging"]``, ``["docs", "generate"]``...) on
     the project, with the settings as vars; raises ``DbtFailed`` naming the failed nodes when ``check``."""
@@ -108,7 +119,10 @@ def run_dbt(args: Sequence[str], *, settings: Settings | None = None, check: boo
                "--target-path", str(where.target), "--log-path", str(where.logs),
                "--vars", json.dumps(dbt_vars(settings))]
     with _environment(where):
-        result = dbtRunner().invoke(command)
+        try:
+            result = dbtRunner().invoke(command)
+        finally:
+            _release_warehouse()
     nodes: dict[str, tuple[str, str]] = {}
     for item in getattr(result.result, "results", None) or []:
         node = getattr(item, "node", None)
