@@ -23,7 +23,6 @@ table read again from its start) up to ``RetryPolicy.attempts``.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -46,6 +45,7 @@ from connectors.citymgmt.schema import (
     source_table,
     type_matches,
 )
+from gridlake.backfill import Window, backfills_reaching, check_range, landed_versions
 from gridlake.connections import get_connection
 from gridlake.http import RetryPolicy
 from gridlake.lake import BatchManifest, Lake, Load, QuarantinedRecord
@@ -135,12 +135,7 @@ def load_table(
     lookback = get_settings().citymgmt_lookback if lookback is None else lookback
     if lookback < MIN_LOOKBACK:
         raise ValueError(f"{PLATFORM}: the look-back must be at least {MIN_LOOKBACK} (citymgmt.md), got {lookback}")
-    for name, moment in (("since", since), ("until", until)):
-        if moment is not None and moment.utcoffset() is None:
-            raise ValueError(f"{PLATFORM}: {table}: {name} must be an aware datetime, got {moment!r}")
-    if since is not None and until is not None and since >= until:
-        raise ValueError(f"{PLATFORM}: {table}: since ({since.isoformat()}) must be before until "
-                         f"({until.isoformat()})")
+    check_range(PLATFORM, source.entity, since, until)
     policy = policy or DEFAULT_POLICY
     uri = connection_uri(get_connection(conn) if isinstance(conn, str) else conn)
     attempts = 0
@@ -195,20 +190,17 @@ def _load_once(lake: Lake, source: SourceTable, uri: str, *, batch_rows: int, lo
         plan = _plan(source, _served_columns(connection, source), accept=accept)
         cursor = _Cursor.load(load.cursor_from, lookback=lookback)
         start = cursor.start()
-        clamped = False
+        window = Window.clamped_to(since, until, start)
         if backfill:
-            if start is not None and (until is None or until > start):
-                until, clamped = start, True
-            skip = _landed_versions(lake, source, since=since, until=until)
+            skip = _landed_versions(lake, source, since=window.since, until=window.until)
         else:
-            batches = [m for m in lake.manifests(PLATFORM, source.entity) if _reaches(m, start)]
-            skip = _landed_versions(lake, source, since=start, until=None, batches=batches, after=True) \
-                if batches else set()
+            batches = backfills_reaching(lake, PLATFORM, source.entity, start)
+            skip = _landed_versions(lake, source, since=start, after=True, batches=batches)
             cursor.add_landed(skip)
         sink = _Sink(load, batch_rows=batch_rows)
         tally = _Tally()
         known = _Known(skip)
-        where = _Where.backfill(since, until) if backfill else _Where.incremental(start)
+        where = _Where.backfill(window.since, window.until) if backfill else _Where.incremental(start)
         for chunk in _stream(connection, source, plan, where=where, batch_rows=batch_rows, tally=tally):
             tally.served += chunk.num_rows
             fresh = known.fresh(chunk) if backfill else cursor.read(chunk)
@@ -237,47 +229,22 @@ def _load_once(lake: Lake, source: SourceTable, uri: str, *, batch_rows: int, lo
             "attempts": attempt,
         }
         if backfill:
-            extra["backfill"] = {"since": None if since is None else since.isoformat(),
-                                 "until": None if until is None else until.isoformat(), "clamped": clamped}
+            # Spelled as given; ``clamped`` here says the clamp changed the end, an open one set to the cursor too.
+            extra["backfill"] = {**window.manifest(), "clamped": window.until != until}
             extra["newest_updated_at"] = None if tally.newest is None else tally.newest.isoformat()
             return load.commit(cursor_to=load.cursor_from, rows_read=tally.new_versions, extra=extra)
         return load.commit(cursor_to=cursor.dump(), rows_read=tally.new_versions, extra=extra)
 
 
-def _reaches(manifest: BatchManifest, start: datetime | None) -> bool:
-    """Whether a committed backfill batch may hold versions an incremental load reading after ``start`` sees."""
-    backfill = manifest.extra.get("backfill")
-    if not backfill or not manifest.files:
-        return False
-    if start is None:
-        return True
-    until, newest = backfill.get("until"), manifest.extra.get("newest_updated_at")
-    if until is not None and datetime.fromisoformat(until) <= start:
-        return False
-    return newest is None or datetime.fromisoformat(newest) > start
+def _landed_versions(lake: Lake, source: SourceTable, *, since: datetime | None, until: datetime | None = None,
+                     after: bool = False, batches: list[BatchManifest] | None = None) -> set[tuple[str, int]]:
+    """The (pk as text, ``updated_at`` in µs) versions the lake holds in ``[since, until)`` (``(since, until)`` when
+    ``after``), of every committed batch or of ``batches``; only key columns are read."""
+    def quarantined(record_id: str | None, served: Any) -> tuple[str, int] | None:
+        return None if record_id is None else (record_id, _micros(datetime.fromisoformat(served["updated_at"])))
 
-
-def _landed_versions(lake: Lake, source: SourceTable, *, since: datetime | None, until: datetime | None,
-                     batches: list[BatchManifest] | None = None, after: bool = False) -> set[tuple[str, int]]:
-    """The (pk as text, ``updated_at`` in µs) versions the lake holds (raw and quarantine) in ``[since, until)``
-    (``(since, until)`` when ``after``), of every committed batch or of ``batches``; only key columns are read."""
-    low = None if since is None else _micros(since)
-    high = None if until is None else _micros(until)
-
-    def within(at: int) -> bool:
-        return (low is None or (at > low if after else at >= low)) and (high is None or at < high)
-
-    found: set[tuple[str, int]] = set()
-    for part in lake.scan("raw", PLATFORM, source.entity, columns=[source.pk, "updated_at"], batches=batches):
-        ats = pc.cast(part["updated_at"], pa.int64()).to_pylist()
-        pks = pc.cast(part[source.pk], pa.string()).to_pylist()
-        found.update((pk, at) for pk, at in zip(pks, ats, strict=True) if within(at))
-    for part in lake.scan("quarantine", PLATFORM, source.entity, columns=["record_id", "raw"], batches=batches):
-        for record_id, raw in zip(part["record_id"].to_pylist(), part["raw"].to_pylist(), strict=True):
-            at = _micros(datetime.fromisoformat(json.loads(raw)["updated_at"]))
-            if within(at):
-                found.add((record_id, at))
-    return found
+    return landed_versions(lake, PLATFORM, source.entity, id_column=source.pk, quarantined=quarantined, since=since,
+                           until=until, after=after, batches=batches)
 
 
 @dataclass

@@ -24,11 +24,9 @@ or one none of whose values has its type, stops the load with ``SchemaChanged`` 
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import pyarrow as pa
@@ -37,6 +35,7 @@ from connectors.credit.client import MAX_PAGE_SIZE, PLATFORM, CreditClient, Cred
 from connectors.credit.rules import KEYS, TZ, check, parse_instant, to_micros, version_key
 from connectors.credit.schema import RECORD_FIELDS, SCHEMAS, SUBJECT_FIELDS
 from gridlake import uscc
+from gridlake.backfill import Window, backfills_reaching, check_range, landed_versions
 from gridlake.connections import get_connection
 from gridlake.lake import BatchManifest, Lake, QuarantinedRecord
 from gridlake.records import FieldWatch
@@ -81,35 +80,30 @@ def _load(entity: str, lake: Lake, conn: Any, *, page_size: int, policy: RetryPo
           accept_schema_change: bool) -> BatchManifest:
     if not 1 <= page_size <= MAX_PAGE_SIZE:
         raise ValueError(f"page_size must be 1-{MAX_PAGE_SIZE}, got {page_size}")
-    for name, moment in (("since", since), ("until", until)):
-        if moment is not None and moment.tzinfo is None:
-            raise ValueError(f"{PLATFORM}.{entity}: {name} must be an aware datetime, got {moment.isoformat()}")
-    if since is not None and until is not None and until <= since:
-        raise ValueError(f"{PLATFORM}.{entity}: until ({until.isoformat()}) must be later than since "
-                         f"({since.isoformat()})")
+    backfill = check_range(PLATFORM, entity, since, until)
     conn = get_connection(conn) if isinstance(conn, str) else conn
     schema = SCHEMAS[entity]
     with CreditClient.from_connection(conn, policy=policy) as client, lake.begin(PLATFORM, entity, schema) as load:
         committed = load.cursor_from or {}
         cursor: str | None = committed.get("updated_since")
-        window: _Window | None = None
-        if since is not None or until is not None:
-            window = _Window.clamped_to(since, until, None if cursor is None else to_micros(parse_instant(cursor)))
+        cursor_at = None if cursor is None else parse_instant(cursor)
+        window: Window | None = None
+        if backfill:
+            window = Window.clamped_to(since, until, cursor_at)
             start = None if since is None else since.astimezone(TZ).isoformat()
             # The versions of the range the lake already holds (landed or quarantined) are not landed again.
-            landed = {key for key in _lake_keys(lake, entity) if window.holds(key[1])}
+            landed = _landed(lake, entity, since=window.since, until=window.until)
         else:
             start = cursor
             # Backfills that reached past the cursor landed versions of this load's window.
-            at = None if cursor is None else to_micros(parse_instant(cursor))
-            landed = _lake_keys(lake, entity, batches=_backfills_after(lake, entity, at))
+            landed = _landed(lake, entity, batches=backfills_reaching(lake, PLATFORM, entity, cursor_at))
         probe = client.page(entity, offset=0, limit=1, updated_since=start)
         if probe.date is None:
             raise CreditError(f"{PLATFORM}: {probe.request}: the answer has no readable Date header: cannot "
                               f"take a snapshot at the platform's now")
         snapshot = probe.date.astimezone(TZ).isoformat()
         now = to_micros(probe.date)
-        end = now if window is None or window.until is None else min(window.until, now)  # exclusive
+        end = now if window is None or window.until is None else min(to_micros(window.until), now)  # exclusive
         watch = FieldWatch(_FIELDS[entity], known=committed.get("fields") or (),
                            min_records=get_settings().schema_change_min_records)
         rows: list[dict[str, Any]] = []
@@ -180,7 +174,7 @@ def _load(entity: str, lake: Lake, conn: Any, *, page_size: int, policy: RetryPo
             "schema_changes": changes,
         }
         if window is not None:
-            extra["backfill"] = window.manifest()
+            extra["backfill"] = window.manifest(tz=TZ)
             return load.commit(cursor_to=load.cursor_from, rows_read=read, extra=extra)
         # An accepted disappearance is the source's schema now: the loads after it go on without the field.
         fields = [name for name in watch.seen() if changes.get(name) != "disappeared"]
@@ -190,39 +184,6 @@ def _load(entity: str, lake: Lake, conn: Any, *, page_size: int, policy: RetryPo
             rows_read=read, extra=extra)
 
 
-@dataclass(frozen=True)
-class _Window:
-    """A backfill's range of ``updated_at`` in µs, [since, until) (None: open), after the clamp to the cursor."""
-
-    since: int | None
-    until: int | None
-    clamped: bool
-
-    @classmethod
-    def clamped_to(cls, since: datetime | None, until: datetime | None, cursor_at: int | None) -> _Window:
-        """``until`` no later than the cursor's snapshot, where the next incremental load reads from (so the two
-        never read the same version); not clamped when there is no cursor."""
-        end = None if until is None else to_micros(until)
-        clamped = cursor_at is not None and end is not None and end > cursor_at
-        if cursor_at is not None and (end is None or end > cursor_at):
-            end = cursor_at
-        return cls(None if since is None else to_micros(since), end, clamped)
-
-    def holds(self, at: int) -> bool:
-        return (self.since is None or at >= self.since) and (self.until is None or at < self.until)
-
-    def manifest(self) -> dict[str, Any]:
-        return {"since": _iso(self.since), "until": _iso(self.until), "clamped": self.clamped}
-
-
-def _iso(at: int | None) -> str | None:
-    """µs since the epoch as the district's local ISO time (the spelling of the cursor)."""
-    if at is None:
-        return None
-    moment = datetime.fromtimestamp(at // 1_000_000, tz=UTC).replace(microsecond=at % 1_000_000)
-    return moment.astimezone(TZ).isoformat()
-
-
 def _as_landed(entity: str, key: tuple[str, int]) -> tuple[str, int]:
     """A version's key as the lake holds it: a subject's uscc lands normalised."""
     if entity != "subjects":
@@ -230,30 +191,13 @@ def _as_landed(entity: str, key: tuple[str, int]) -> tuple[str, int]:
     return uscc.normalise(key[0]) or key[0], key[1]
 
 
-def _lake_keys(lake: Lake, entity: str, *, batches: list[BatchManifest] | None = None) -> set[tuple[str, int]]:
-    """The versions (key, updated_at µs) the lake holds in the raw and quarantine zones (of ``batches``, or all),
-    read column-wise; a quarantined record without a readable key or time has no version to skip."""
-    name = KEYS[entity]
-    found: set[tuple[str, int]] = set()
-    for table in lake.scan("raw", PLATFORM, entity, columns=[name, "updated_at"], batches=batches):
-        found.update(zip(table.column(name).to_pylist(), table.column("updated_at").cast(pa.int64()).to_pylist(),
-                         strict=True))
-    for table in lake.scan("quarantine", PLATFORM, entity, columns=["record_id", "raw"], batches=batches):
-        for record_id, raw in zip(table.column("record_id").to_pylist(), table.column("raw").to_pylist(),
-                                  strict=True):
-            key = version_key(entity, json.loads(raw))
-            if record_id is not None and key is not None:
-                found.add(_as_landed(entity, (record_id, key[1])))
-    return found
+def _landed(lake: Lake, entity: str, *, since: datetime | None = None, until: datetime | None = None,
+            batches: list[BatchManifest] | None = None) -> set[tuple[str, int]]:
+    """The versions (key as landed, updated_at µs) the lake holds in [since, until) (of ``batches``, or all); a
+    quarantined record without a readable key or time has no version to skip."""
+    def quarantined(record_id: str | None, served: Any) -> tuple[str, int] | None:
+        key = version_key(entity, served)
+        return None if record_id is None or key is None else _as_landed(entity, (record_id, key[1]))
 
-
-def _backfills_after(lake: Lake, entity: str, start: int | None) -> list[BatchManifest]:
-    """The committed backfills whose range reaches past ``start`` (where an incremental load reads from)."""
-    found = []
-    for manifest in lake.manifests(PLATFORM, entity):
-        window = manifest.extra.get("backfill")
-        if window is None:
-            continue
-        if window["until"] is None or start is None or to_micros(parse_instant(window["until"])) > start:
-            found.append(manifest)
-    return found
+    return landed_versions(lake, PLATFORM, entity, id_column=KEYS[entity], quarantined=quarantined, since=since,
+                           until=until, batches=batches)

@@ -23,10 +23,8 @@ or one none of whose values has its type, stops the load with ``SchemaChanged`` 
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -43,6 +41,7 @@ from connectors.enforcement.client import (
 )
 from connectors.enforcement.rules import TZ, check_case, mask_case, matter_rows, parse_instant, to_micros, version_key
 from connectors.enforcement.schema import CASE_FIELDS, CASE_SCHEMA, MATTER_SCHEMA
+from gridlake.backfill import Window, backfills_reaching, check_range, landed_versions
 from gridlake.connections import get_connection
 from gridlake.lake import BatchManifest, Lake, QuarantinedRecord, content_digest
 from gridlake.records import FieldWatch
@@ -77,13 +76,7 @@ def load_cases(
     """
     if not 1 <= page_size <= MAX_PAGE_SIZE:
         raise ValueError(f"page_size must be 1-{MAX_PAGE_SIZE}, got {page_size}")
-    for name, moment in (("since", since), ("until", until)):
-        if moment is not None and moment.tzinfo is None:
-            raise ValueError(f"{PLATFORM}.cases: {name} must be an aware datetime, got {moment.isoformat()}")
-    if since is not None and until is not None and until <= since:
-        raise ValueError(f"{PLATFORM}.cases: until ({until.isoformat()}) must be later than since "
-                         f"({since.isoformat()})")
-    backfill = since is not None or until is not None
+    backfill = check_range(PLATFORM, "cases", since, until)
     conn = get_connection(conn) if isinstance(conn, str) else conn
     with EnforcementClient.from_connection(conn, policy=policy) as client, \
             lake.begin(PLATFORM, "cases", CASE_SCHEMA) as load:
@@ -92,21 +85,23 @@ def load_cases(
             raise EnforcementError(f"{PLATFORM}: GET {client.base_url}/api/v1/matters lists no matter: cannot "
                                    f"check matter codes")
         committed = load.cursor_from or {}
-        cursor_at = _Newest.of(committed)
-        window: _Window | None = None
+        cursor_at = parse_instant(committed["updated_at"]) if committed.get("updated_at") else None
+        window: Window | None = None
+        stop: int | None = None  # a backfill's end (exclusive), µs
         if backfill:
-            window = _Window.clamped_to(since, until, cursor_at.at)
+            window = Window.clamped_to(since, until, cursor_at)
+            stop = None if window.until is None else to_micros(window.until)
             # The listing reads from `since`; the newest time read is where a restarted listing resumes.
             newest = _Newest(None, set())
-            first = _iso(window.since)
+            first = None if window.since is None else window.since.astimezone(TZ).isoformat()
             # The versions of the range the lake already holds (landed or quarantined) are not read again.
-            done = {key for key in _lake_keys(lake) if window.holds(key[1])}
+            done = _landed(lake, since=window.since, until=window.until)
         else:
-            newest = cursor_at
+            newest = _Newest.of(committed)
             first = committed.get("updated_at")
             # Versions at the cursor's time were landed by the last load; backfills may have landed later ones.
-            done = newest.keys() | {key for key in _lake_keys(lake, batches=_backfills_after(lake, newest.at))
-                                    if newest.at is None or key[1] >= newest.at}
+            done = newest.keys() | _landed(lake, since=cursor_at,
+                                           batches=backfills_reaching(lake, PLATFORM, "cases", cursor_at))
         watch = FieldWatch(CASE_FIELDS, known=committed.get("fields") or (),
                            min_records=get_settings().schema_change_min_records)
         rows: list[dict[str, Any]] = []
@@ -127,7 +122,7 @@ def load_cases(
             pages += 1
             for item in page.items:
                 key = version_key(item)
-                if window is not None and key is not None and window.until is not None and key[1] >= window.until:
+                if stop is not None and key is not None and key[1] >= stop:
                     reached_until = True  # items come ordered by updated_at: the rest are later still
                     break
                 if key is not None and key in done:
@@ -168,7 +163,7 @@ def load_cases(
             "schema_changes": changes,
         }
         if window is not None:
-            extra["backfill"] = window.manifest()
+            extra["backfill"] = window.manifest(tz=TZ)
             return load.commit(cursor_to=load.cursor_from, rows_read=read, extra=extra)
         cursor_to = newest.cursor() if newest.at is not None else load.cursor_from
         if cursor_to is not None:
@@ -220,65 +215,16 @@ def _category_rows(category: Any, quarantined: list[QuarantinedRecord]) -> list[
     return rows
 
 
-@dataclass(frozen=True)
-class _Window:
-    """A backfill's range of ``updated_at`` in µs, [since, until) (None: open), after the clamp to the cursor."""
+def _landed(lake: Lake, *, since: datetime | None = None, until: datetime | None = None,
+            batches: list[BatchManifest] | None = None) -> set[tuple[str, int]]:
+    """The versions (case_id, updated_at µs) the lake holds in [since, until) (of ``batches``, or all); a
+    quarantined record without a readable id or time has no version to skip."""
+    def quarantined(record_id: str | None, served: Any) -> tuple[str, int] | None:
+        key = version_key(served)
+        return None if record_id is None or key is None else (record_id, key[1])
 
-    since: int | None
-    until: int | None
-    clamped: bool
-
-    @classmethod
-    def clamped_to(cls, since: datetime | None, until: datetime | None, cursor_at: int | None) -> _Window:
-        """``until`` no later than the cursor's time, where the next incremental load lists from (so the two
-        never read the same version); not clamped when there is no cursor."""
-        end = None if until is None else to_micros(until)
-        clamped = cursor_at is not None and end is not None and end > cursor_at
-        if cursor_at is not None and (end is None or end > cursor_at):
-            end = cursor_at
-        return cls(None if since is None else to_micros(since), end, clamped)
-
-    def holds(self, at: int) -> bool:
-        return (self.since is None or at >= self.since) and (self.until is None or at < self.until)
-
-    def manifest(self) -> dict[str, Any]:
-        return {"since": _iso(self.since), "until": _iso(self.until), "clamped": self.clamped}
-
-
-def _iso(at: int | None) -> str | None:
-    """µs since the epoch as the district's local ISO time (the spelling of the cursor)."""
-    if at is None:
-        return None
-    moment = datetime.fromtimestamp(at // 1_000_000, tz=UTC).replace(microsecond=at % 1_000_000)
-    return moment.astimezone(TZ).isoformat()
-
-
-def _lake_keys(lake: Lake, *, batches: list[BatchManifest] | None = None) -> set[tuple[str, int]]:
-    """The versions (case_id, updated_at µs) the lake holds in the raw and quarantine zones (of ``batches``, or
-    all), read column-wise; a quarantined record without a readable id or time has no version to skip."""
-    keys: set[tuple[str, int]] = set()
-    for table in lake.scan("raw", PLATFORM, "cases", columns=["case_id", "updated_at"], batches=batches):
-        keys.update(zip(table.column("case_id").to_pylist(),
-                        table.column("updated_at").cast(pa.int64()).to_pylist(), strict=True))
-    for table in lake.scan("quarantine", PLATFORM, "cases", columns=["record_id", "raw"], batches=batches):
-        for record_id, raw in zip(table.column("record_id").to_pylist(), table.column("raw").to_pylist(),
-                                  strict=True):
-            key = version_key(json.loads(raw))
-            if record_id is not None and key is not None:
-                keys.add((record_id, key[1]))
-    return keys
-
-
-def _backfills_after(lake: Lake, start: int | None) -> list[BatchManifest]:
-    """The committed backfills whose range reaches past ``start`` (where an incremental load lists from)."""
-    found = []
-    for manifest in lake.manifests(PLATFORM, "cases"):
-        window = manifest.extra.get("backfill")
-        if window is None:
-            continue
-        if window["until"] is None or start is None or to_micros(parse_instant(window["until"])) > start:
-            found.append(manifest)
-    return found
+    return landed_versions(lake, PLATFORM, "cases", id_column="case_id", quarantined=quarantined, since=since,
+                           until=until, batches=batches)
 
 
 class _Newest:
@@ -305,7 +251,11 @@ class _Newest:
             self.ids.add(case_id)
 
     def iso(self) -> str | None:
-        return _iso(self.at)
+        """The newest time as the district's local ISO time (the spelling of the cursor)."""
+        if self.at is None:
+            return None
+        moment = datetime.fromtimestamp(self.at // 1_000_000, tz=UTC).replace(microsecond=self.at % 1_000_000)
+        return moment.astimezone(TZ).isoformat()
 
     def cursor(self) -> dict[str, Any]:
         return {"updated_at": self.iso(), "case_ids_at": sorted(self.ids)}

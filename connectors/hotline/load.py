@@ -40,7 +40,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from connectors.hotline.client import PLATFORM, HotlineClient, HotlineError, Page, RetryPolicy
 from connectors.hotline.rules import (
@@ -55,9 +54,10 @@ from connectors.hotline.rules import (
     version_key,
 )
 from connectors.hotline.schema import REQUEST_SCHEMA, SERVICE_FIELDS, SERVICE_SCHEMA
+from gridlake.backfill import Version, Window, backfills_reaching, check_range, landed_versions
 from gridlake.connections import get_connection
 from gridlake.lake import BatchManifest, Lake, QuarantinedRecord, content_digest
-from gridlake.records import FieldWatch
+from gridlake.records import FieldWatch, to_micros
 from gridlake.settings import get_settings
 
 __all__ = [
@@ -79,6 +79,7 @@ _STEP = timedelta(seconds=1)
 _TICK = timedelta(microseconds=1)  # the finest step of a landed time
 _WRITE_EVERY = 20_000
 _Key = tuple[str, str]
+_Landed = tuple[str, int | str]  # see _landed
 
 
 def load_requests(
@@ -109,7 +110,9 @@ def load_requests(
     """
     if not 1 <= page_size <= MAX_PAGE_SIZE:
         raise ValueError(f"page_size must be 1-{MAX_PAGE_SIZE}, got {page_size}")
-    backfill = _check_range(since, until, full=full)
+    backfill = check_range(PLATFORM, "requests", since, until)
+    if backfill and full:
+        raise ValueError(f"{PLATFORM}.requests: full=True reads everything; it takes no since/until")
     conn = get_connection(conn) if isinstance(conn, str) else conn
     salt = _salt(conn, pii_salt)
     with HotlineClient.from_connection(conn, policy=policy) as client, \
@@ -126,18 +129,18 @@ def load_requests(
         watch = RequestWatch(REQUEST_FIELDS, known=(load.cursor_from or {}).get("fields") or (),
                              min_records=get_settings().schema_change_min_records)
         rules = RequestRules(service_codes=codes, now=now, pii_salt=salt, watch=watch)
-        window: _Window | None = None
+        window: _Range | None = None
         if backfill:
             # A throwaway cursor (it only tells the repeats within this load); the committed one stays.
             cursor = _Cursor(lookback=lookback)
-            window = _Window.of(since, until, point=_resume_point(load.cursor_from, lookback=lookback))
-            landed = _landed_versions(lake, since=window.since, end=window.end)
+            window = _Range.of(since, until, point=_resume_point(load.cursor_from, lookback=lookback))
+            landed = _landed(lake, since=window.since, until=window.end)
             start, before = window.after(), window.before()
         else:
             cursor = _Cursor.load(load.cursor_from, lookback=lookback)
             start, before = None if full else cursor.start(), None
-            landed = _landed_versions(lake, since=None if start is None else start + _TICK,
-                                      batches=_backfills_reaching(lake, start))
+            landed = _landed(lake, since=start, after=True,
+                             batches=backfills_reaching(lake, PLATFORM, "requests", start))
         tally = _Tally()
         rows: list[dict[str, Any]] = []
         quarantined: list[QuarantinedRecord] = []
@@ -151,7 +154,7 @@ def load_requests(
                     tally.outside += 1  # the one-second margins asked for around the range
                     continue
                 key = version_key(item)
-                if key in cursor.seen or key in landed:
+                if key in cursor.seen or _as_landed(item, key) in landed:
                     tally.already_read += 1
                     if key not in cursor.seen:  # landed by an earlier batch: it moves the cursor as if read
                         cursor.read(key, item, now=rules.now + rules.future_tolerance, new=False)
@@ -240,21 +243,6 @@ def load_services(
                                   "schema_drift": dict(sorted(drift.items())), "schema_changes": changes})
 
 
-def _check_range(since: datetime | None, until: datetime | None, *, full: bool) -> bool:
-    """Whether the load is a backfill; a range that cannot be read is an error, not an empty load."""
-    for name, value in (("since", since), ("until", until)):
-        if value is not None and value.utcoffset() is None:
-            raise ValueError(f"{PLATFORM}.requests backfill: {name}={value.isoformat()} has no offset: give an "
-                             f"aware datetime")
-    if since is not None and until is not None and since >= until:
-        raise ValueError(f"{PLATFORM}.requests backfill: since={since.isoformat()} is not before "
-                         f"until={until.isoformat()}")
-    backfill = since is not None or until is not None
-    if backfill and full:
-        raise ValueError(f"{PLATFORM}.requests: full=True reads everything; it takes no since/until")
-    return backfill
-
-
 def _resume_point(state: dict[str, Any] | None, *, lookback: timedelta) -> datetime | None:
     """Where the incremental loads read again from (strictly after it): the cursor's newest time less the
     look-back it was committed with; None without a cursor."""
@@ -264,68 +252,51 @@ def _resume_point(state: dict[str, Any] | None, *, lookback: timedelta) -> datet
     return _Cursor.load(state, lookback=lookback if stored is None else timedelta(seconds=stored)).start()
 
 
-def _backfills_reaching(lake: Lake, start: datetime | None) -> list[BatchManifest]:
-    """The committed backfill batches whose range ends after ``start`` (or is open): an incremental load that
-    reads after ``start`` would read their versions again."""
-    reaching = []
-    for manifest in lake.manifests(PLATFORM, "requests"):
-        info = manifest.extra.get("backfill")
-        if info is None:
-            continue
-        until = info.get("until")
-        if until is None or start is None or datetime.fromisoformat(until) > start:
-            reaching.append(manifest)
-    return reaching
+def _landed(lake: Lake, *, since: datetime | None = None, until: datetime | None = None, after: bool = False,
+            batches: list[BatchManifest] | None = None) -> set[_Landed]:
+    """The versions in the lake, raw and quarantine zones, with an updated time in [since, until) (``after``: not
+    ``since`` itself), of all batches or of ``batches``, keyed as ``_as_landed`` keys them. A quarantined version
+    whose time does not parse is keyed by its text (``version_key``) and is always in: the platform placed it."""
+    untimed: set[_Key] = set()
+
+    def quarantined(_record_id: str | None, item: Any) -> Version | None:
+        moment = _updated(item)
+        if moment is None:
+            untimed.add(version_key(item))
+            return None
+        return str(item.get("service_request_id")), to_micros(moment)
+
+    timed = landed_versions(lake, PLATFORM, "requests", id_column="service_request_id",
+                            time_column="updated_datetime", quarantined=quarantined, since=since, until=until,
+                            after=after, batches=batches)
+    return timed | untimed
 
 
-def _landed_versions(lake: Lake, *, since: datetime | None = None, end: datetime | None = None,
-                     batches: list[BatchManifest] | None = None) -> set[_Key]:
-    """The keys (``version_key``) of the versions in the lake, raw and quarantine zones, with an updated time in
-    [since, end) (a quarantined one whose time does not parse is always in), of all batches or of ``batches``.
-    Reads only the key columns (raw) and the record as served (quarantine)."""
-    if batches is not None and not batches:
-        return set()
-    utc = pa.timestamp("us", tz="UTC")
-    keys: set[_Key] = set()
-    for table in lake.scan("raw", PLATFORM, "requests", columns=["service_request_id", "updated_datetime"],
-                           batches=batches):
-        times = table.column("updated_datetime").cast(utc)
-        mask = None
-        for bound, compare in ((since, pc.greater_equal), (end, pc.less)):
-            if bound is not None:
-                test = compare(times, pa.scalar(bound.astimezone(UTC), type=utc))
-                mask = test if mask is None else pc.and_(mask, test)
-        if mask is not None:
-            table = table.filter(mask)
-        keys.update((record_id, moment.astimezone(TZ).isoformat()) for record_id, moment in zip(
-            table.column("service_request_id").to_pylist(), table.column("updated_datetime").to_pylist(),
-            strict=True))
-    for table in lake.scan("quarantine", PLATFORM, "requests", columns=["raw"], batches=batches):
-        for text in table.column("raw").to_pylist():
-            item = json.loads(text)
-            moment = _updated(item)
-            if moment is None or ((since is None or moment >= since) and (end is None or moment < end)):
-                keys.add(version_key(item))
-    return keys
+def _as_landed(item: Any, key: _Key) -> _Landed:
+    """A version's key as ``_landed`` holds it: (id, updated time in µs), or ``key`` when its time does not parse."""
+    moment = _updated(item)
+    return key if moment is None else (key[0], to_micros(moment))
 
 
 @dataclass(frozen=True)
-class _Window:
-    """A backfill's range of updated times, [since, end) (None: open), and what its manifest reports."""
+class _Range:
+    """A backfill's ``Window`` as hotline reads it: the updated times [since, end) and the margins asked around it.
 
-    since: datetime | None
+    The incremental loads read strictly after the cursor's point, so a window that ends there (``capped``) reads
+    the versions of that very instant too: its ``end`` is one tick past the point, and nothing falls between.
+    """
+
+    window: Window
     end: datetime | None
-    until: datetime | None
-    clamped: bool
 
     @classmethod
-    def of(cls, since: datetime | None, until: datetime | None, *, point: datetime | None) -> _Window:
-        """[since, until), ``until`` clamped to ``point``, where the incremental loads read again from, so that
-        a backfill never overlaps them. They read strictly after it, so a range that ends there takes the
-        versions of that very instant too: nothing falls between."""
-        if point is not None and (until is None or until >= point):
-            return cls(since, point + _TICK, point, clamped=until is not None and until > point)
-        return cls(since, until, until, clamped=False)
+    def of(cls, since: datetime | None, until: datetime | None, *, point: datetime | None) -> _Range:
+        window = Window.clamped_to(since, until, point)
+        return cls(window, window.until + _TICK if window.capped and window.until is not None else window.until)
+
+    @property
+    def since(self) -> datetime | None:
+        return self.window.since
 
     @property
     def empty(self) -> bool:
@@ -345,9 +316,8 @@ class _Window:
         return None if self.end is None else self.end.replace(microsecond=0) + _STEP
 
     def report(self) -> dict[str, Any]:
-        return {"since": None if self.since is None else self.since.astimezone(TZ).isoformat(),
-                "until": None if self.until is None else self.until.astimezone(TZ).isoformat(),
-                "clamped": self.clamped}
+        """The manifest's ``extra["backfill"]``, in the district's local time."""
+        return self.window.manifest(tz=TZ)
 
 
 def _json(item: Any) -> str:
