@@ -1,8 +1,10 @@
 """The citymgmt connector against the simulated fusion platform (a real PostgreSQL): what it lands is exactly
 what the replica shows, each (key, updated_at) version once, late commits included.
 
-The ``served`` platforms are shared by the session and their clock only moves forward (other tests move it
-too), so every assertion compares with what the test itself reads from PostgreSQL at the same clock.
+This module serves a district of its own (``served`` below): its first load happens at the clock's start, where
+the generator's ground truth says what is visible, whatever the other connector tests do to their clock. The
+clock only moves forward, so every later assertion compares with what the test itself reads from PostgreSQL at
+the same clock.
 """
 
 from __future__ import annotations
@@ -28,6 +30,13 @@ from connectors.citymgmt.load import connection_uri
 from gridlake.connections import ConnectionNotFoundError, get_connection
 from gridlake.lake import BATCH_COLUMNS, SCHEMA_FILE, Lake, Load
 from gridlake.records import SchemaChanged
+from tests.support import generate_dataset, serve_dataset
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator:
+    yield from serve_dataset(generate_dataset(tmp_path_factory, "citymgmt-district"))
+
 
 FEW = ("dust.reading", "vehicle.position", "grid.case", "grid.case_step", "fume.restaurant", "fume.reading",
        "diesel.obd")
