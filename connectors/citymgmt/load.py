@@ -371,7 +371,7 @@ def _plan(source: SourceTable, served: dict[str, str], *, accept: bool) -> _Plan
         raise CitymgmtError(f"{PLATFORM}: {source.qualified}: {', '.join(f'{n} {details[n]}' for n in vital)}: "
                             f"the key and updated_at are needed to read versions, the change cannot be accepted")
     declared_names = {f.name for f in source.source_fields}
-    drift = tuple(name for name in served if name not in declared_names)
+    drift = tuple(name for name in served if name not in declared_names and name not in source.personal)
     changed = tuple(name for name, how in changes.items() if how == "changed_type")
     return _Plan(source.select_sql(absent=frozenset(changes), aside=(*drift, *changed)), changes, drift)
 

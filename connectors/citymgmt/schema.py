@@ -55,6 +55,7 @@ class SourceTable:
     columns: tuple[tuple[str, pa.DataType], ...]  # as citymgmt.md lists them, primary key first
     event_time: str | None = None  # the device's / the event's own time (checked against updated_at)
     observation: bool = False  # a measured point or event (GPS rules apply), not a register row
+    personal: tuple[str, ...] = ()  # columns of personal data (citymgmt.md marks them): never read, never landed
 
     @property
     def entity(self) -> str:
@@ -144,8 +145,9 @@ def _sql_cast(name: str, kind: pa.DataType) -> str:
 
 
 def _t(qualified: str, columns: list[tuple[str, pa.DataType]], *, event_time: str | None = None,
-       observation: bool = False) -> SourceTable:
-    return SourceTable(qualified, columns[0][0], tuple(columns), event_time=event_time, observation=observation)
+       observation: bool = False, personal: tuple[str, ...] = ()) -> SourceTable:
+    return SourceTable(qualified, columns[0][0], tuple(columns), event_time=event_time, observation=observation,
+                       personal=personal)
 
 
 _TABLES = [
@@ -165,7 +167,8 @@ _TABLES = [
     _t("vehicle.vehicle", [("vehicle_id", _S), ("plate", _S), ("kind", _S), ("street_code", _S)]),
     _t("vehicle.position", [("position_id", _L), ("vehicle_id", _S), ("recorded_at", _TS), ("lat", _F), ("lon", _F),
                             ("speed_kmh", _dec(5, 1)), ("working", _B)], event_time="recorded_at", observation=True),
-    _t("staff.worker", [("worker_id", _S), ("name", _S), ("street_code", _S), ("role", _S)]),
+    # citymgmt.md: a worker's name is personal. The worker id is what every other table refers to.
+    _t("staff.worker", [("worker_id", _S), ("street_code", _S), ("role", _S)], personal=("name",)),
     _t("staff.position", [("position_id", _L), ("worker_id", _S), ("recorded_at", _TS), ("lat", _F), ("lon", _F),
                           ("on_duty", _B)], event_time="recorded_at", observation=True),
     _t("grid.cell", [("grid_code", _S), ("street_code", _S), ("community_code", _S), ("area_m2", _I),

@@ -623,3 +623,18 @@ def _add_readings_to(table: str, conn: psycopg.Connection, first: int, last: int
     conn.execute(f"insert into {table} (reading_id, road_id, sensor_id, measured_at, dust_load_g_m2, pm10_ug_m3, "
                  f"updated_at) select g, 'R1', 'S' || g, {_T0} + g * interval '1 minute', g * 0.001, 1.5, "
                  f"{_T0} + g * interval '1 minute' from generate_series({first}, {last}) g")
+
+
+def test_a_workers_name_is_personal_and_never_landed(served, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    uri = served.connections()["citymgmt_db"]
+    monkeypatch.setenv("AIRFLOW_CONN_CITYMGMT_DB", uri)
+    with psycopg.connect(uri) as conn:  # the replica does have it
+        named = conn.execute("select count(*) from staff.worker where name is not null").fetchone()[0]
+        names = {row[0] for row in conn.execute("select name from staff.worker")}
+    lake = Lake(tmp_path / "lake")
+    manifest = load_table(lake, "staff.worker")
+    raw = lake.read("raw", "citymgmt", "staff__worker")
+    assert named > 0 and manifest.rows_landed == raw.num_rows > 0
+    assert "name" not in raw.column_names and manifest.extra["schema_drift"] == {}
+    landed_text = json.dumps(raw.to_pylist(), default=str, ensure_ascii=False)
+    assert not any(name in landed_text for name in names if name)
