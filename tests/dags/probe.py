@@ -9,6 +9,15 @@ import json
 import sys
 
 
+def _uris(condition) -> set[str]:
+    """The URIs of the Assets a schedule waits for (any nesting of AssetAny/AssetAll)."""
+    if condition is None:
+        return set()
+    if hasattr(condition, "uri"):
+        return {condition.uri}
+    return set().union(*(_uris(item) for item in getattr(condition, "objects", ())))
+
+
 def _bag() -> dict:
     from airflow.dag_processing.dagbag import DagBag
 
@@ -18,6 +27,7 @@ def _bag() -> dict:
         dags[dag_id] = {
             "tags": sorted(dag.tags),
             "schedule": getattr(dag.timetable, "expression", None),
+            "schedule_assets": sorted(_uris(getattr(dag.timetable, "asset_condition", None))),
             "tasks": {t.task_id: {"retries": t.retries, "outlets": [a.uri for a in t.outlets],
                                   "retry_policy": t.retry_policy is not None} for t in dag.tasks},
         }

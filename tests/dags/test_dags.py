@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pytest
 
 from connectors.ingest import PLATFORMS
@@ -128,3 +129,18 @@ def test_an_airflow_backfill_rereads_its_data_interval_and_other_runs_load_incre
     assert windows["scheduled"] == windows["manual"] == [None, None]
     assert windows["backfill"] == ["2026-11-12T16:00:00+00:00", "2026-11-13T16:00:00+00:00"]
     assert windows["manual_range"] == ["2026-11-01T00:00:00+08:00", None]
+
+
+def test_the_transformation_runs_on_the_ingestion_assets_and_builds_the_warehouse(airflow) -> None:
+    bag = _probe(airflow, "bag")["dags"]["transform"]
+    raw = {uri for platform in PLATFORMS.values() for job in platform.jobs for uri in job.asset_uris()}
+    assert set(bag["schedule_assets"]) == raw and bag["schedule"] is None
+    if not airflow["lake"].manifests("hotline", "requests"):
+        _run_all(airflow)
+    run = _probe(airflow, "test", "{}", "transform")["transform"]
+    assert run["state"] == "success", run
+    warehouse = Path(airflow["env"]["GRIDLAKE_HOME"]) / "warehouse" / "gridlake.duckdb"
+    with duckdb.connect(str(warehouse), read_only=True) as connection:
+        orders = connection.execute("select count(*) from staging.stg_hotline__requests").fetchone()[0]
+    raw_orders = {row["service_request_id"] for row in airflow["lake"].read("raw", "hotline", "requests").to_pylist()}
+    assert orders == len(raw_orders) > 0
