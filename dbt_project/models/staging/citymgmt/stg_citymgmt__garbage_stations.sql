@@ -1,0 +1,41 @@
+-- One row per garbage-sorting station (garbage.station): its latest version, soft-deleted stations left out.
+-- Codes normalised; a point at (0, 0) or outside Beijing nulled (the row stays: it identifies its collections).
+with source as (
+
+    select * from {{ source('citymgmt', 'garbage__station') }}
+
+),
+
+latest as (
+
+    select *
+    from source
+    qualify row_number() over (
+        partition by station_id
+        order by updated_at desc, _ingested_at desc, _batch_id desc
+    ) = 1
+
+),
+
+renamed as (
+
+    select
+        cast(station_id as varchar) as station_id,
+        cast(name as varchar) as station_name,
+        lower(trim(kind)) as station_kind,
+        {{ normalise_code('street_code') }} as street_code_as_served,
+        {{ normalise_code('community_code') }} as community_code_as_served,
+        {{ citymgmt_usable_coordinate('lat', 'lat', 'lon') }} as lat,
+        {{ citymgmt_usable_coordinate('lon', 'lat', 'lon') }} as lon,
+        {{ citymgmt_point_was_nulled('lat', 'lon') }} as point_nulled,
+        cast(updated_at as timestamptz) as updated_at,
+        extra_fields,
+        _batch_id as batch_id,
+        _ingested_at as ingested_at
+
+    from latest
+    where deleted_at is null
+
+)
+
+select * from renamed
