@@ -132,12 +132,23 @@ def run_job(
     conn = conn if conn is not None else platform(job.platform).conn_id
     result = load(lake, conn=conn, **kwargs)
     if isinstance(result, BatchManifest):
-        return JobResult([result])
-    if isinstance(result, dict):
-        return JobResult(list(result.values()))
+        manifests = [result]
+    elif isinstance(result, dict):
+        manifests = list(result.values())
+    else:
+        manifests = list(result)
     notes = [f"release {e.release} rejected whole: {e.reason}: {e.detail}" for e in getattr(result, "errors", [])]
     notes += [f"release {name} waits for its manifest" for name in getattr(result, "waiting", [])]
-    return JobResult(list(result), notes)
+    for manifest in manifests:  # schema drift is landed, and said
+        drift = manifest.extra.get("schema_drift") or {}
+        if drift:
+            notes.append(f"{manifest.entity}: new fields in the source, landed in extra_fields: "
+                         + ", ".join(f"{name} ({count})" for name, count in sorted(drift.items())))
+        changes = manifest.extra.get("schema_changes") or {}
+        if changes:
+            notes.append(f"{manifest.entity}: schema change accepted: "
+                         + ", ".join(f"{name} {how}" for name, how in sorted(changes.items())))
+    return JobResult(manifests, notes)
 
 
 @dataclass

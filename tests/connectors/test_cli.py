@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from connectors.ingest import Job, run_job
 from gridlake.cli import app
-from gridlake.lake import Lake
+from gridlake.lake import BatchManifest, Lake
 from gridlake.settings import get_settings
 
 
@@ -72,3 +73,18 @@ def test_a_failing_platform_does_not_stop_the_others_and_the_exit_code_says_so(
     assert result.exit_code == 1
     assert "credit.subjects failed" in result.output and "credit_api" in result.output
     assert Lake(home / "lake").manifests("statistics", "key_enterprises"), "the job after the failed one ran"
+
+
+def fake_load(lake, conn=None):
+    """A loader that committed a batch with schema drift and an accepted change (for the report's test)."""
+    return BatchManifest(platform="demo", entity="items", batch_id="b1", seq=1, started_at="", committed_at="",
+                         cursor_from=None, cursor_to=None, rows_read=3, rows_landed=3, rows_quarantined={},
+                         schema_fingerprint="", extra={"schema_drift": {"grid_code": 3},
+                                                       "schema_changes": {"lat": "disappeared"}})
+
+
+def test_new_fields_and_accepted_changes_are_reported(tmp_path: Path) -> None:
+    job = Job("demo", "items", "tests.connectors.test_cli:fake_load", ("items",), False)
+    notes = run_job(job, lake=Lake(tmp_path / "lake"), conn="unused").notes
+    assert notes == ["items: new fields in the source, landed in extra_fields: grid_code (3)",
+                     "items: schema change accepted: lat disappeared"]
