@@ -19,6 +19,7 @@ __all__ = [
     "HotlineLimits",
     "KpiWeights",
     "RepeatRules",
+    "RiskRules",
     "SensorThresholds",
     "Settings",
     "TimeLimit",
@@ -100,6 +101,13 @@ class RepeatRules(BaseModel):
     frontage_radius_m: float = 50.0
 
 
+class RiskRules(BaseModel):
+    """The limits of the enterprise risk rule (enterprise_profile; kpis.md names the inputs, not the limits)."""
+
+    fine_window: timedelta = timedelta(days=365)  # how far back an enforcement fine counts as recent
+    repeat_fines: int = 2  # recent fined cases that make an enterprise high risk on their own
+
+
 class Settings(BaseSettings):
     """gridlake's settings; environment variables start with ``GRIDLAKE_`` and nest with ``__``."""
 
@@ -118,6 +126,7 @@ class Settings(BaseSettings):
     thresholds: SensorThresholds = SensorThresholds()
     kpi: KpiWeights = KpiWeights()
     repeats: RepeatRules = RepeatRules()
+    risk: RiskRules = RiskRules()
     # The incremental look-back of the fusion platform's replica (citymgmt.md): at least 10 minutes.
     citymgmt_lookback: timedelta = timedelta(minutes=10)
     # A declared field that every one of this many records of a load lacks (having had it before), or none of

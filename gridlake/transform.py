@@ -76,6 +76,8 @@ def dbt_vars(settings: Settings | None = None) -> dict[str, Any]:
     for name, value in s.repeats.model_dump().items():
         out[f"{name}_days" if hasattr(value, "total_seconds") else name] = (
             value.total_seconds() / 86400 if hasattr(value, "total_seconds") else value)
+    out["enterprise_risk_window_days"] = s.risk.fine_window.days  # whole days: the rule counts dates
+    out["enterprise_risk_repeat_fines"] = s.risk.repeat_fines
     return out
 
 

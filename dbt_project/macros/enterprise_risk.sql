@@ -1,15 +1,14 @@
-{#- The constants of the enterprise risk rule (marts/enterprises/enterprise_profile; kpis.md "Enterprise profile"
-    names the inputs but no limits). Working values of this project, not settings yet: gridlake/settings.py
-    would have to carry them to make them vars (`var('enterprise_risk_window_days')`). -#}
+{#- The limits of the enterprise risk rule (marts/enterprises/enterprise_profile; kpis.md "Enterprise profile"
+    names the inputs but no limits): settings (gridlake/settings.py, `risk`), passed as vars. -#}
 
 {#- How far back from the reference date an enforcement fine counts as recent. -#}
 {% macro enterprise_risk_window_days() -%}
-    365
+    {{ var('enterprise_risk_window_days') }}
 {%- endmacro %}
 
 {#- Recent enforcement fines that make an enterprise high risk on their own (repeated violations). -#}
 {% macro enterprise_risk_repeat_fines() -%}
-    2
+    {{ var('enterprise_risk_repeat_fines') }}
 {%- endmacro %}
 
 {#- The risk rule, in the order it is read: the first rule that holds names the enterprise's risk level
