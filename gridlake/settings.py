@@ -10,8 +10,9 @@ from __future__ import annotations
 from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = [
@@ -40,7 +41,22 @@ class TimeLimit(BaseModel):
     resolve: timedelta
 
 
-class HotlineLimits(BaseModel):
+class _PartlyGiven(BaseModel):
+    """Nested settings given in part (``GRIDLAKE_HOTLINE__NORMAL__RESOLVE=P10D``) keep the defaults of the rest."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _merge_with_defaults(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        merged = dict(data)
+        for name, field in cls.model_fields.items():
+            if isinstance(field.default, BaseModel) and isinstance(merged.get(name), dict):
+                merged[name] = {**field.default.model_dump(), **merged[name]}
+        return merged
+
+
+class HotlineLimits(_PartlyGiven):
     """Time limits per urgency (reference.md, "Time limits")."""
 
     urgent: TimeLimit = TimeLimit(respond=timedelta(hours=2), resolve=timedelta(hours=24))
