@@ -73,7 +73,7 @@ held as (
         count(*) filter (where is_overdue) as overdue_orders,
         count(*) filter (where is_late_response) as late_response_orders,
         sum(dispatch_count) as dispatches,
-        avg(transfer_hours) as mean_transfer_hours
+        round(avg(transfer_hours), 6) as mean_transfer_hours  -- rounded: a parallel sum of doubles may differ in its last bit run to run
     from due_by_day
     group by all
 
