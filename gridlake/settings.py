@@ -19,6 +19,7 @@ __all__ = [
     "GridLimits",
     "HotlineLimits",
     "KpiWeights",
+    "LinkRules",
     "RepeatRules",
     "RiskRules",
     "SensorThresholds",
@@ -124,6 +125,18 @@ class RiskRules(BaseModel):
     repeat_fines: int = 2  # recent fined cases that make an enterprise high risk on their own
 
 
+class LinkRules(BaseModel):
+    """How events are located and linked where the platforms carry no id (intermediate/places, links, ledger)."""
+
+    max_cell_distance_m: float = 200.0  # a point farther from every unit grid centroid is not in the grid
+    case_radius_m: float = 100.0  # same matter, this close: candidates for a link by place
+    report_window_hours: float = 48.0  # ...and within this time of each other
+    report_lead_hours: float = 1.0  # a grid case may be filed this long before the order it answers
+    enforcement_window_days: float = 14.0  # a report this long before an enforcement case on the same enterprise
+    exceedance_margin_hours: float = 3.0  # a report and a sensor exceedance of that restaurant this close in time
+    recent_exceedance_days: int = 30  # the responsibility chain's "recent" exceedances
+
+
 class Settings(BaseSettings):
     """gridlake's settings; environment variables start with ``GRIDLAKE_`` and nest with ``__``."""
 
@@ -143,6 +156,7 @@ class Settings(BaseSettings):
     kpi: KpiWeights = KpiWeights()
     repeats: RepeatRules = RepeatRules()
     risk: RiskRules = RiskRules()
+    links: LinkRules = LinkRules()
     # The incremental look-back of the fusion platform's replica (citymgmt.md): at least 10 minutes.
     citymgmt_lookback: timedelta = timedelta(minutes=10)
     # A declared field that every one of this many records of a load lacks (having had it before), or none of

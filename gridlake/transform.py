@@ -78,6 +78,7 @@ def dbt_vars(settings: Settings | None = None) -> dict[str, Any]:
             value.total_seconds() / 86400 if hasattr(value, "total_seconds") else value)
     out["enterprise_risk_window_days"] = s.risk.fine_window.days  # whole days: the rule counts dates
     out["enterprise_risk_repeat_fines"] = s.risk.repeat_fines
+    out.update({f"link_{name}": value for name, value in s.links.model_dump().items()})
     return out
 
 

@@ -56,10 +56,10 @@
 
 
 {#- "Recent" exceedances of the responsibility chain: episodes that began at most this many days before the data's
-    now (the newest event). A constant, like the link limits: an exceedance has no workflow to be open in, and a
+    now (the newest event). A setting (links.recent_exceedance_days): an exceedance has no workflow to be open in, and a
     month is the span the district reviews a place's recurrences over (hotspot_window_days' default). -#}
 {% macro ledger_recent_days() -%}
-    30
+    {{ var('link_recent_exceedance_days') }}
 {%- endmacro %}
 
 

@@ -1,28 +1,28 @@
-{#- The limits of the links found by place, matter and time (int_events_linked), in one place. They are the
-    district's working choices where the specs are silent; they belong in gridlake/settings.py as settings (the
-    enterprise radius already is one: var('frontage_radius_m'), kpis.md's 门前三包 50 m). -#}
+{#- The limits of the links found by place, matter and time (int_events_linked), in one place: the district's
+    working choices where the specs are silent, settings in gridlake/settings.py (`links`, GRIDLAKE_LINKS__*),
+    passed as vars. The numbers in the notes below are the defaults. -#}
 
 {#- Two cases are of one place when their points lie within about one unit grid (100 m) of each other. -#}
 {% macro links_case_radius_m() -%}
-    100.0
+    {{ var('link_case_radius_m') }}
 {%- endmacro %}
 
 {#- A grid case that carries no work order follows a call about the same matter there within 2 days (a grid
     case is filed 15-120 minutes after a call; a day's delay over a weekend). It may be filed up to an hour
     before the call is logged (the inspector saw it first). -#}
 {% macro links_report_window_hours() -%}
-    48
+    {{ var('link_report_window_hours') }}
 {%- endmacro %}
 
 {% macro links_report_lead_hours() -%}
-    1
+    {{ var('link_report_lead_hours') }}
 {%- endmacro %}
 
 {#- An enforcement case follows the calls and grid cases about its enterprise from the 14 days before it was
     filed (repeated complaints about one enterprise over two weeks, then the team acts; the complex orders'
     resolve limit is 15 days). -#}
 {% macro links_enforcement_window_days() -%}
-    14
+    {{ var('link_enforcement_window_days') }}
 {%- endmacro %}
 
 {#- Without an enterprise in common, only a place and a matter: an enforcement case follows a grid case filed
@@ -53,5 +53,5 @@
 {#- A complaint is about a sensor's exceedance when it comes at most 3 hours before the first exceeding
     reading of that day or after its last one (the smell outlasts the reading; a caller waits a while). -#}
 {% macro links_exceedance_margin_hours() -%}
-    3
+    {{ var('link_exceedance_margin_hours') }}
 {%- endmacro %}

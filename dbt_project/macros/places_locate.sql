@@ -34,9 +34,9 @@
 {#- How far a point may lie from the centroid of its unit grid. Cells are about 10,000 m2 (a square of 100 m: a
     point inside one is within about 70 m of its centroid; cells are not squares, and in the served grid the
     farthest event point lies 150 m from the nearest centroid); a point farther than 200 m from every centroid
-    is outside the gridded district and is not located by coordinates. -#}
+    is outside the gridded district and is not located by coordinates (setting links.max_cell_distance_m). -#}
 {% macro places_max_cell_distance_m() -%}
-    200.0
+    {{ var('link_max_cell_distance_m') }}
 {%- endmacro %}
 
 
