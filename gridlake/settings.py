@@ -130,10 +130,10 @@ class LinkRules(BaseModel):
 
     max_cell_distance_m: float = 200.0  # a point farther from every unit grid centroid is not in the grid
     case_radius_m: float = 100.0  # same matter, this close: candidates for a link by place
-    report_window_hours: float = 48.0  # ...and within this time of each other
-    report_lead_hours: float = 1.0  # a grid case may be filed this long before the order it answers
-    enforcement_window_days: float = 14.0  # a report this long before an enforcement case on the same enterprise
-    exceedance_margin_hours: float = 3.0  # a report and a sensor exceedance of that restaurant this close in time
+    report_window_hours: int = 48  # ...and within this time of each other
+    report_lead_hours: int = 1  # a grid case may be filed this long before the order it answers
+    enforcement_window_days: int = 14  # a report this long before an enforcement case on the same enterprise
+    exceedance_margin_hours: int = 3  # a report and a sensor exceedance of that restaurant this close in time
     recent_exceedance_days: int = 30  # the responsibility chain's "recent" exceedances
 
 
