@@ -7,6 +7,7 @@ This module has a district and a GRIDLAKE_HOME of its own: it moves the clock an
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from collections.abc import Iterator
 from datetime import timedelta
@@ -60,14 +61,19 @@ def _marts(settings: Settings) -> dict[str, list[str]]:
     return out
 
 
-def _rows_written(result: Any) -> dict[str, int]:
-    """Rows each incremental sensor model wrote in a build (dbt-duckdb's adapter response)."""
-    written = {}
-    for item in result.raw.result.results:
-        name = item.node.name
-        if name in INCREMENTAL:
-            written[name] = int((item.adapter_response or {}).get("rows_affected") or 0)
-    return written
+def _newest_batches(settings: Settings) -> dict[str, str]:
+    """The newest raw batch (its ingestion time, UTC) each incremental sensor model holds."""
+    with duckdb.connect(str(paths(settings).warehouse), read_only=True) as connection:
+        return {model: connection.execute(
+            f"select strftime(max(ingested_at) at time zone 'UTC', '%Y-%m-%d %H:%M:%S.%f') from staging.{model}"
+        ).fetchone()[0] for model in INCREMENTAL}
+
+
+def _compiled_bound(settings: Settings, model: str) -> str | None:
+    """The raw-batch bound the last build's SQL of a model read from (None: it read every batch)."""
+    path = paths(settings).target / "compiled" / "gridlake" / "models" / "staging" / "citymgmt" / f"{model}.sql"
+    found = re.search(r"_ingested_at > timestamptz '([^']+)\+00'", path.read_text(encoding="utf-8"))
+    return found.group(1) if found else None
 
 
 def _landed_since(lake: Lake, entity: str, seq: int) -> int:
@@ -85,23 +91,28 @@ def test_a_second_build_changes_nothing_and_a_day_more_reads_only_the_new_batche
     marts = _marts(settings)
     assert marts, "no mart was built"
 
-    again = run_dbt(["build"], settings=settings)
+    held = _newest_batches(settings)
+    run_dbt(["build"], settings=settings)
     rebuilt = _marts(settings)
     assert {table: set(rows) ^ set(marts[table]) for table, rows in rebuilt.items() if rows != marts[table]} == {}
-    assert _rows_written(again) == dict.fromkeys(INCREMENTAL, 0), "a build with nothing new re-read old batches"
+    # ...and it read no raw batch it had read before: its SQL starts after the newest batch the model held.
+    assert {model: _compiled_bound(settings, model) for model in INCREMENTAL} == held
 
     seqs = {entity: lake.manifests("citymgmt", entity)[-1].seq for entity in INCREMENTAL.values()}
     district.clock.advance(timedelta(days=1))
     _ingest(district, home, monkeypatch)
     new_rows = {model: _landed_since(lake, entity, seqs[entity]) for model, entity in INCREMENTAL.items()}
     assert all(count > 0 for count in new_rows.values()), new_rows
-    incremental = run_dbt(["build"], settings=settings)
-    written = _rows_written(incremental)
-    for model, count in new_rows.items():
-        # The day's new versions are written, and little else (readings of a stuck span that straddles the old and
-        # the new batches are re-flagged, so rewritten); never the whole table.
-        total = _landed_since(lake, INCREMENTAL[model], 0)
-        assert count <= written[model] <= count + total // 10, (model, written[model], count, total)
+    held = _newest_batches(settings)
+    run_dbt(["build"], settings=settings)
+    # The day's batches, and only they, were read: each model's SQL starts after the newest batch it held...
+    assert {model: _compiled_bound(settings, model) for model in INCREMENTAL} == held
+    # ...and what it holds now includes every version the new batches landed.
+    with duckdb.connect(str(paths(settings).warehouse), read_only=True) as connection:
+        for model, count in new_rows.items():
+            newer = connection.execute(f"select count(*) from staging.{model} where ingested_at > "
+                                       f"timestamptz '{held[model]}+00'").fetchone()[0]
+            assert 0 < newer <= count, (model, newer, count)  # less only by the day's quarantined or deleted rows
     after_incremental = _marts(settings)
 
     fresh = Settings(home=tmp_path / "fresh")
