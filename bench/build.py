@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -108,9 +109,12 @@ def main() -> None:
             if done.returncode != 0 or "state=success" not in done.stdout + done.stderr:
                 console.print(f"[red]the transform DAG failed[/]\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
                 raise SystemExit(1)
-            rows.append({"build": "transform DAG (airflow dags test), one hour more",
-                         "seconds": round(time.perf_counter() - began, 1), "nodes": rows[-1]["nodes"],
-                         "peak_rss_mib": None})
+            # The DAG run's own wall time, as Airflow records it (run start to end); the command's start-up
+            # (importing Airflow, parsing the DAGs folder) is shown beside it.
+            found = re.search(r"run_duration=([0-9.]+)", done.stdout + done.stderr)
+            rows.append({"build": "transform DAG run, one hour more",
+                         "seconds": round(float(found.group(1)), 1) if found else None, "nodes": rows[-1]["nodes"],
+                         "peak_rss_mib": None, "command_seconds": round(time.perf_counter() - began, 1)})
     table = Table(title=f"dbt build: scale {args.scale:g}, {args.days} days ({rows_in:,} rows ingested, "
                         f"{rows_hour:,} in the hour after)")
     for column in ("build", "seconds", "nodes", "peak RSS MiB"):

@@ -70,8 +70,10 @@ def dbt_vars(settings: Settings | None = None) -> dict[str, Any]:
         out[f"resolve_hours_{urgency}"] = _hours(limit.resolve)
     out.update({f"grid_{name}_hours": _hours(value) for name, value in s.grid.model_dump().items()})
     thresholds = s.thresholds.model_dump()
-    out.update({f"threshold_{name}": value for name, value in thresholds.items() if name != "stuck_sensor"})
+    out.update({f"threshold_{name}": value for name, value in thresholds.items()
+                if name not in ("stuck_sensor", "offline_gap")})
     out["stuck_sensor_hours"] = _hours(s.thresholds.stuck_sensor)
+    out["offline_gap_minutes"] = s.thresholds.offline_gap.total_seconds() / 60
     out.update({f"weight_{name}": value for name, value in s.kpi.model_dump().items()})
     for name, value in s.repeats.model_dump().items():
         out[f"{name}_days" if hasattr(value, "total_seconds") else name] = (

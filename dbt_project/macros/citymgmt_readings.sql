@@ -1,8 +1,8 @@
 {#- The city-management observation tables (dust, fume, occupancy, positions, OBD, pick-ups): millions of rows a
     week, so their staging models are incremental. Each run reads only the raw batches newer than what the model
     holds, replaces the held rows of their keys (delete+insert on the key; a soft-deleted key leaves the table),
-    and recomputes the flags that depend on a reading's neighbours (spikes, stuck runs) over just the stretch of
-    each series a new version can change. A full refresh computes the same table from the whole raw zone
+    and recomputes the flags that depend on a reading's neighbours (spikes, stuck runs, offline gaps) over just
+    the stretch of each series a new version can change. A full refresh computes the same table from the whole raw zone
     (tests/dbt/test_staging_citymgmt_readings.py checks that they agree).
 
     The window that an incremental run recomputes, per series (a sensor, a lot, a vehicle...):
@@ -234,6 +234,22 @@ deleted as (
         ),
         false
     )
+{%- endmacro %}
+
+
+{#- Minutes since the series' previous reading (null for its first, and for a reading in no series). Needs
+    previous_at. With the neighbour machinery above, an incremental run gets it right where it matters: a late
+    reading inside a gap is written with its previous neighbour, and the readings after it (its next neighbour
+    among them) are recomputed; the first reading of the window reads its previous one from the context row. -#}
+{% macro citymgmt_gap_before_minutes(at) -%}
+    (epoch({{ at }}) - epoch(previous_at)) / 60.0
+{%- endmacro %}
+
+
+{#- The first reading after an offline gap: the series was silent longer than var('offline_gap_minutes')
+    (settings.thresholds.offline_gap) before it. Needs previous_at. -#}
+{% macro citymgmt_is_after_gap(at) -%}
+    coalesce(({{ citymgmt_gap_before_minutes(at) }}) > {{ var('offline_gap_minutes') }}, false)
 {%- endmacro %}
 
 

@@ -3,7 +3,9 @@ reason, repaired (and flagged) by a model, or excluded by a model with its reaso
 
 ``FATES`` names, for every dirty kind of every platform in the truth (truth.json, ``dirty``), where it must end:
 ``quarantined:<reason>`` (the quarantine zone), ``repaired:<model>.<column>`` (the record is in the model, with the
-repair or the flag), ``excluded:<model>:<reason>`` (kept out of the model, the reason recorded beside it). Each kind
+repair or the flag), ``excluded:<model>:<reason>`` (kept out of the model, the reason recorded beside it),
+``flagged:<model>.<column>`` (what is dirty is an absence, which no model can repair: an offline gap, said by a flag
+on the reading after it). Each kind
 is then checked id by id against what the lake holds (the fixture ingests at the clock's start and a day later;
 the tests read the lake, never the clock). A truth id the raw and quarantine zones never saw is counted
 ``not_yet_visible``: only citymgmt plants records that become visible later, and none of its ids visible at the
@@ -52,7 +54,7 @@ FATES: dict[str, dict[str, str]] = {
         "case_step_missing": "repaired:stg_citymgmt__grid_case_steps.case_step_missing",
         "case_closed_twice": "repaired:stg_citymgmt__grid_case_steps.case_closed_twice",
         "stuck_sensor": "repaired:stg_citymgmt__<readings>.is_stuck",
-        "offline_gap": "none",
+        "offline_gap": "flagged:stg_citymgmt__<readings>.is_after_gap",
     },
     "enforcement": {
         "closed_before_filed": "quarantined:closed_before_filed",
@@ -86,8 +88,8 @@ FATES: dict[str, dict[str, str]] = {
     },
 }
 
-# Kinds with no fate today: the gap is known to the truth but no model flags it (see the report).
-GAPS = {("citymgmt", "offline_gap"): "an offline gap is flagged nowhere: readings are fewer, no model says why"}
+# Kinds with no fate today (marked xfail, strict): known to the truth, flagged nowhere. None left.
+GAPS: dict[tuple[str, str], str] = {}
 
 # citymgmt tables whose records the kinds name: raw key, staging model, staging key, the record's own time.
 _READINGS = {
@@ -385,24 +387,45 @@ def _stuck_sensor(fates: Fates, entry: dict[str, Any]) -> None:
 
 
 def _offline_gap(fates: Fates, entry: dict[str, Any]) -> None:
-    """A gap is in the lake (no reading inside it), and a model should say so; none does today."""
+    """Each planted gap the lake holds: no reading staged inside it, and the first reading after it (at the span's
+    `to`) flagged is_after_gap, its gap_before_minutes the span's length. A span whose end the lake has not seen
+    yet (no reading of the sensor at or after it) is not yet visible; every span visible at the clock's start
+    (``count_at_end``) must be found. And no other reading of these tables is flagged: every is_after_gap is a
+    planted gap (their clean readings are 5 and 15 minutes apart, 10 and 30 around a reading set aside)."""
+    models = {"dust.reading": ("stg_citymgmt__dust_readings", "dust_reading_id", "sensor_id", "measured_at"),
+              "traffic.occupancy": ("stg_citymgmt__parking_occupancy", "occupancy_id", "lot_id", "recorded_at")}
+    found: dict[str, set[Any]] = defaultdict(set)
     for span in entry["spans"]:
-        model, sensor, at = {"dust.reading": ("stg_citymgmt__dust_readings", "sensor_id", "measured_at"),
-                             "traffic.occupancy": ("stg_citymgmt__parking_occupancy", "lot_id", "recorded_at"),
-                             }[span["table"]]
+        model, key, sensor, at = models[span["table"]]
         start, end = _span_bounds(span)
+        record = f"{span['table']} {span['sensor']} {span['from']}..{span['to']}"
+        after = fates.rows(f"select {key}, is_after_gap, gap_before_minutes from staging.{model} "
+                           f"where {sensor} = ? and {at} = ?", span["sensor"], end)
+        if not after:
+            later = fates.rows(f"select count(*) from staging.{model} where {sensor} = ? and {at} >= ?",
+                               span["sensor"], end)[0][0]
+            fates.outcome(record, "not_yet_visible" if later == 0 else None,
+                          f"{later} readings staged after the gap but none at its end")
+            continue
         inside = fates.rows(f"select count(*) from staging.{model} where {sensor} = ? and {at} > ? and {at} < ?",
                             span["sensor"], start, end)[0][0]
-        flags = [name for (name,) in fates.rows(
-            "select column_name from information_schema.columns where table_name = ? and column_name like '%gap%'",
-            model)]
-        record = f"{span['table']} {span['sensor']} {span['from']}..{span['to']}"
+        reading, flagged, gap = after[0]
+        length = (end - start).total_seconds() / 60
         if inside:
             fates.outcome(record, None, f"{inside} readings staged inside the gap")
-        elif flags:
-            fates.outcome(record, f"repaired:{model}.{flags[0]}")
+        elif flagged is True and gap is not None and abs(gap - length) < 1e-9:
+            fates.outcome(record, f"flagged:{model}.is_after_gap")
+            found[model].add(reading)
         else:
-            fates.outcome(record, None, f"the gap is in the lake but no column of {model} flags it")
+            fates.outcome(record, None, f"the reading after the gap: is_after_gap {flagged}, "
+                          f"gap_before_minutes {gap} (the gap: {length} minutes)")
+    visible = sum(len(keys) for keys in found.values())
+    if visible < entry["count_at_end"]:
+        fates.outcome("offline_gap", None, f"{visible} gaps flagged, {entry['count_at_end']} visible at the start")
+    for model, key, _, _ in models.values():
+        for (reading,) in fates.rows(f"select {key} from staging.{model} where is_after_gap"):
+            if reading not in found[model]:
+                fates.outcome(f"{model} {reading}", None, "flagged is_after_gap, but no planted gap ends there")
 
 
 # --- enforcement ---------------------------------------------------------------------------------------------------

@@ -7,8 +7,8 @@ and day.
 - Against a recomputation in Python from the staged readings of the session's warehouse (``built``): every row of
   iot_domain_daily and every exceedance episode, by the rules the models document.
 - Incrementally: the cut lake built, then the second ingestion and a batch of late data (a deleted exceedance
-  and a correction under the threshold days back, a lot's capacity halved) landed and built again: the iot models
-  equal a full build of the same lake.
+  and a correction under the threshold days back, a lot's capacity halved, a late dust reading just after the
+  start of an offline gap) landed and built again: the iot models equal a full build of the same lake.
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ EPISODE_GAP = timedelta(minutes=30)  # macros/iot_readings.sql, iot_episode_gap_
 THRESHOLD_DOMAINS = {"road_dust", "cooking_fume", "static_traffic", "heavy_diesel"}
 STUCK_DOMAINS = {"road_dust", "cooking_fume"}
 POSITION_DOMAINS = {"sanitation_vehicle", "personnel", "heavy_diesel"}
+OFFLINE_GAP_DOMAINS = {"road_dust", "static_traffic"}  # macros/offline_gaps.sql
 KIND_DOMAIN = {"dust": "road_dust", "dust_severe": "road_dust", "fume": "cooking_fume",
                "diesel_nox": "heavy_diesel", "parking_saturation": "static_traffic"}
 IOT_MODELS = ("intermediate.int_sensor_days_aggregated", "intermediate.int_sensor_exceedances",
@@ -61,6 +62,7 @@ class Reading:
     active: bool
     value: float | None
     fix_street: str | None
+    after_gap: bool = False  # staging's is_after_gap (dust and parking; fume's gaps are closed kitchens too)
 
     @property
     def day(self) -> date:
@@ -90,7 +92,7 @@ def staged_readings(connection: duckdb.DuckDBPyConnection, settings: Settings) -
         out.append(Reading("road_dust", r["sensor_id"], r["road_id"], str(r["dust_reading_id"]), r["measured_at"],
                            r["is_spike"], r["is_stuck"], over(r["dust_load_g_m2"], t.dust_load_g_m2),
                            over(r["dust_load_g_m2"], t.dust_load_severe_g_m2), False,
-                           float(r["dust_load_g_m2"]), None))
+                           float(r["dust_load_g_m2"]), None, r["is_after_gap"]))
     for r in _rows(connection, "select * from staging.stg_citymgmt__fume_readings"):
         out.append(Reading("cooking_fume", r["restaurant_id"], r["restaurant_id"], str(r["fume_reading_id"]),
                            r["measured_at"], r["is_spike"], r["is_stuck"],
@@ -112,7 +114,7 @@ def staged_readings(connection: duckdb.DuckDBPyConnection, settings: Settings) -
         saturated = bool(spaces) and r["occupied"] is not None and r["occupied"] > t.parking_saturation * spaces
         out.append(Reading("static_traffic", r["lot_id"], r["lot_id"], str(r["occupancy_id"]), r["recorded_at"],
                            r["is_spike"], False, saturated, False, False,
-                           r["occupied"] / spaces if spaces else None, None))
+                           r["occupied"] / spaces if spaces else None, None, r["is_after_gap"]))
     located = dict(connection.execute("select obd_id, street_code from intermediate.int_obd_fixes_located").fetchall())
     for r in _rows(connection, "select * from staging.stg_citymgmt__diesel_obd"):
         at_speed = over(r["nox_ppm"], t.diesel_nox_ppm) and over(r["speed_kmh"], t.diesel_min_speed_kmh)
@@ -178,6 +180,16 @@ def expected_daily(connection: duckdb.DuckDBPyConnection, settings: Settings) ->
             c["places"].add(r.place)
         if r.active:
             c["active"].add(r.sensor)
+    # an offline gap counts on the day of the reading before it (the sensor's previous staged reading)
+    series: dict[tuple[str, str], list[Reading]] = defaultdict(list)
+    for r in readings:
+        if r.domain in OFFLINE_GAP_DOMAINS:
+            series[(r.domain, r.sensor)].append(r)
+    for rows in series.values():
+        rows.sort(key=lambda r: (r.at, int(r.reading_id)))
+        for before, r in zip(rows, rows[1:]):
+            if r.after_gap:
+                cell(r.domain, street_of(before), before.day)["offline_gaps"] += 1
     for episode in episodes(readings):
         first = episode["first"]
         c = cell(first.domain, street_of(first), first.day)
@@ -211,6 +223,7 @@ def expected_daily(connection: duckdb.DuckDBPyConnection, settings: Settings) ->
             "coverage_rate": len(c["places"]) / count if domain != "heavy_diesel" and count else None,
             "gps_fixes": c["readings"] if domain in POSITION_DOMAINS else None,
             "units_active": len(c["active"]) if domain in ("sanitation_vehicle", "personnel") else None,
+            "offline_gaps": c["offline_gaps"] if domain in OFFLINE_GAP_DOMAINS else None,
         }
     return out
 
@@ -271,11 +284,13 @@ class Late:
     deleted_dust: dict[str, Any]
     corrected_fume: dict[str, Any]
     halved_lot: dict[str, Any]
+    gap_filler: dict[str, Any]
 
 
-def _plant_late_data(lake: Lake, at: datetime, settings: Settings) -> Late:
+def _plant_late_data(lake: Lake, at: datetime, settings: Settings, gaps: list[dict[str, Any]]) -> Late:
     """A batch of late versions of old rows: a dust exceedance of the earliest exceeding day deleted, a fume reading
-    inside an episode (not its first) corrected under the limit, a lot's capacity halved."""
+    inside an episode (not its first) corrected under the limit, a lot's capacity halved, and a new dust reading
+    five minutes into the first planted offline gap the lake holds (the gap now begins at it)."""
     t = settings.thresholds
     dust = sorted((r for r in _latest(lake, "dust__reading", "reading_id").values()
                    if r["dust_load_g_m2"] > Decimal(str(t.dust_load_g_m2))), key=lambda r: r["measured_at"])
@@ -285,15 +300,27 @@ def _plant_late_data(lake: Lake, at: datetime, settings: Settings) -> Late:
     inside = next(b for a, b in zip(fume, fume[1:]) if a["restaurant_id"] == b["restaurant_id"]
                   and b["measured_at"] - a["measured_at"] <= timedelta(minutes=10))
     lot = sorted(_latest(lake, "traffic__parking_lot", "lot_id").values(), key=lambda r: r["lot_id"])[0]
+    readings = _latest(lake, "dust__reading", "reading_id")
+    at_of = {(r["sensor_id"], r["measured_at"]): r for r in readings.values()}
+    gap = next(g for g in sorted(gaps, key=lambda g: g["from"])
+               if g["table"] == "dust.reading" and (g["sensor"], datetime.fromisoformat(g["to"])) in at_of)
+    gap_from, gap_to = (at_of[(gap["sensor"], datetime.fromisoformat(gap[end]))] for end in ("from", "to"))
+    # a value of neither neighbour (no run of one value across the gap)
+    filler_load = next(gap_from["dust_load_g_m2"] + step for step in (Decimal("0.001"), Decimal("0.002"))
+                       if gap_from["dust_load_g_m2"] + step != gap_to["dust_load_g_m2"])
     late = Late(
         deleted_dust=dict(dust[0], updated_at=at, deleted_at=at),
         corrected_fume=dict(inside, updated_at=at,
                             concentration_mg_m3=Decimal(str(t.fume_mg_m3)) - Decimal("0.100")),
         halved_lot=dict(lot, updated_at=at, capacity=max(1, lot["capacity"] // 2)),
+        gap_filler=dict(gap_from, reading_id=max(readings) + 1_000_000, updated_at=at,
+                        measured_at=gap_from["measured_at"] + timedelta(minutes=5),
+                        dust_load_g_m2=filler_load),
     )
     _land(lake, "dust__reading", [late.deleted_dust])
     _land(lake, "fume__reading", [late.corrected_fume])
     _land(lake, "traffic__parking_lot", [late.halved_lot])
+    _land(lake, "dust__reading", [late.gap_filler])
     return late
 
 
@@ -307,7 +334,7 @@ class Replay:
 
 
 @pytest.fixture(scope="module")
-def replay(lake_home: Path, settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Replay:
+def replay(lake_home: Path, settings: Settings, district, tmp_path_factory: pytest.TempPathFactory) -> Replay:
     source = Lake(lake_home / "lake")
     incremental = tmp_path_factory.mktemp("iot-incremental")
     shutil.copytree(source.root, incremental / "lake")
@@ -328,7 +355,8 @@ def replay(lake_home: Path, settings: Settings, tmp_path_factory: pytest.TempPat
         }
     shutil.copytree(source.root, lake.root, dirs_exist_ok=True)  # the second ingestion lands
     newest = max(row["updated_at"] for row in source.read("raw", PLATFORM, "dust__reading").to_pylist())
-    late = _plant_late_data(lake, newest + timedelta(hours=1), settings)
+    late = _plant_late_data(lake, newest + timedelta(hours=1), settings,
+                            district.dataset.truth()["citymgmt"]["dirty"]["offline_gap"]["spans"])
     _build(incremental)
     full = tmp_path_factory.mktemp("iot-full")
     shutil.copytree(lake.root, full / "lake")
@@ -430,6 +458,10 @@ def test_incremental_builds_with_late_data_equal_a_full_build(replay: Replay) ->
             f"select count(*) from incremental.staging.{table} where {key} = ? and is_exceedance",
             [reading_id]).fetchone()[0]
         assert held == 0
+    filler = replay.late.gap_filler
+    assert connection.execute(
+        "select gap_before_minutes from incremental.staging.stg_citymgmt__dust_readings where dust_reading_id = ?",
+        [filler["reading_id"]]).fetchone() == (5,)
     lot = connection.execute(
         "select max(capacity) from incremental.intermediate.int_sensor_days_aggregated where sensor_id = ?",
         [replay.late.halved_lot["lot_id"]]).fetchone()[0]

@@ -2,13 +2,14 @@
 incremental models (macros/citymgmt_readings.sql) checked three ways.
 
 - Against the raw zone computed here in Python: the latest version of each key, soft deletes gone, and every flag
-  (stuck runs, spikes, exceedances) by the rule its model documents.
+  (stuck runs, spikes, exceedances, offline gaps) by the rule its model documents.
 - Against the generator's truth, with every version revealed (the district's clock at its horizon): the stuck
   spans reading for reading, the exceedance counts and sensors.
 - Incrementally: the same versions landed again in four batches, cut inside stuck spans (a run that becomes stuck
   only when the next batch extends it) and with corrections and deletes arriving batches after their readings,
-  built after each batch; before the last build the earlier batches are turned into tombstones, so a run that read
-  them would lose rows. The result equals a full build of the whole lake.
+  and a late reading inside an offline gap (its next neighbour is no longer after a gap), built after each batch;
+  before the last build the earlier batches are turned into tombstones, so a run that read them would lose rows.
+  The result equals a full build of the whole lake.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from gridlake.transform import paths, run_dbt
 PLATFORM = "citymgmt"
 T = Settings().thresholds
 STUCK_SECONDS = T.stuck_sensor.total_seconds()
+OFFLINE_GAP_MINUTES = T.offline_gap.total_seconds() / 60
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,7 @@ class Model:
     value: str | None = None  # the measured value of a scalar series (spikes, stuck runs)
     stuck: bool = False
     position: bool = False
+    gaps: bool = False  # gap_before_minutes and is_after_gap (the fixed sensors)
 
     @property
     def table(self) -> str:
@@ -61,11 +64,11 @@ class Model:
 
 MODELS = (
     Model("stg_citymgmt__dust_readings", "dust__reading", "reading_id", "dust_reading_id", "sensor_id",
-          "measured_at", "dust_load_g_m2", stuck=True),
+          "measured_at", "dust_load_g_m2", stuck=True, gaps=True),
     Model("stg_citymgmt__fume_readings", "fume__reading", "reading_id", "fume_reading_id", "restaurant_id",
-          "measured_at", "concentration_mg_m3", stuck=True),
+          "measured_at", "concentration_mg_m3", stuck=True, gaps=True),
     Model("stg_citymgmt__parking_occupancy", "traffic__occupancy", "occupancy_id", "occupancy_id", "lot_id",
-          "recorded_at", "occupied"),
+          "recorded_at", "occupied", gaps=True),
     Model("stg_citymgmt__vehicle_positions", "vehicle__position", "position_id", "vehicle_position_id",
           "vehicle_id", "recorded_at", position=True),
     Model("stg_citymgmt__staff_positions", "staff__position", "position_id", "staff_position_id", "worker_id",
@@ -131,6 +134,8 @@ def expected_flags(model: Model, live: dict[Any, dict[str, Any]]) -> dict[str, s
         return flags
     for rows in _series(model, live):
         for prev, row, nxt in zip([None, *rows[:-1]], rows, [*rows[1:], None]):
+            if model.gaps and prev is not None and gap_minutes(prev, row, model) > OFFLINE_GAP_MINUTES:
+                flags["is_after_gap"].add(row[model.raw_key])
             if prev is None or nxt is None:
                 continue
             if model.position:
@@ -171,8 +176,24 @@ def expected_flags(model: Model, live: dict[Any, dict[str, Any]]) -> dict[str, s
     return flags
 
 
+def gap_minutes(prev: dict[str, Any], row: dict[str, Any], model: Model) -> float:
+    return (row[model.at] - prev[model.at]).total_seconds() / 60
+
+
+def expected_gaps(model: Model, live: dict[Any, dict[str, Any]]) -> dict[Any, float | None]:
+    """gap_before_minutes of every live key: minutes since its series' previous reading, None for the first (and
+    for a reading in no series)."""
+    gaps: dict[Any, float | None] = dict.fromkeys(live)
+    for rows in _series(model, live):
+        for prev, row in zip(rows, rows[1:]):
+            gaps[row[model.raw_key]] = gap_minutes(prev, row, model)
+    return gaps
+
+
 def _flag_names(model: Model) -> list[str]:
     names = ["is_spike"]
+    if model.gaps:
+        names.append("is_after_gap")
     if model.stuck:
         names.append("is_stuck")
     if model.entity in ("dust__reading", "fume__reading", "diesel__obd"):
@@ -253,11 +274,38 @@ def _plant_spikes(lake: Lake, at: datetime) -> dict[str, Any]:
     return planted
 
 
+def _plant_gap_fillers(lake: Lake, at: datetime, spans: list[dict[str, Any]], end: datetime) -> dict[str, Any]:
+    """A late reading inside an offline gap of dust and of occupancy (one reading interval before the gap's end,
+    committed with the versions of the horizon: the replay lands it in its last batch, after the gap's readings):
+    the reading after the gap then follows it closely. entity → (the filler's key, the key of the reading after
+    the gap). The filler's value differs from both neighbours and exceeds nothing."""
+    planted = {}
+    for entity, interval, low in (("dust__reading", timedelta(minutes=5), Decimal("0.010")),
+                                  ("traffic__occupancy", timedelta(minutes=15), 1)):
+        model = next(m for m in MODELS if m.entity == entity)
+        span = next(s for s in sorted(spans, key=lambda s: s["from"])
+                    if s["table"] == entity.replace("__", ".", 1) and _instant(s["to"]) < end - timedelta(days=1))
+        live, _ = latest_live(lake.read("raw", PLATFORM, entity).to_pylist(), model.raw_key)
+        after = next(row for row in live.values()
+                     if row[model.series_by] == span["sensor"] and row[model.at] == _instant(span["to"]))
+        before = next(row for row in live.values()
+                      if row[model.series_by] == span["sensor"] and row[model.at] == _instant(span["from"]))
+        value = next(v for v in (low, low * 2, low * 3) if v not in (after[model.value], before[model.value]))
+        key = max(live) + 1_000_000
+        row = dict(after, **{model.raw_key: key, model.at: after[model.at] - interval, model.value: value,
+                             "updated_at": at, "deleted_at": None})
+        schema = TABLES[entity.replace("__", ".", 1)].schema
+        _land(lake, entity, pa.Table.from_pylist([row], schema=pa.schema(list(schema))))
+        planted[entity] = (key, after[model.raw_key])
+    return planted
+
+
 @dataclass
 class Horizon:
     home: Path
     truth: dict[str, Any]
     planted: dict[str, Any]  # model name → key of the reading made a spike
+    fillers: dict[str, tuple[Any, Any]]  # entity → (a late reading inside a gap, the reading after the gap)
 
 
 @pytest.fixture(scope="module")
@@ -272,8 +320,10 @@ def horizon(built, lake_home: Path, district, tmp_path_factory: pytest.TempPathF
     lake = Lake(home / "lake")
     _ingest(district, lake)
     planted = _plant_spikes(lake, horizon_at)
+    fillers = _plant_gap_fillers(lake, horizon_at, truth["dirty"]["offline_gap"]["spans"],
+                                 datetime.fromisoformat(truth["end"]))
     _build(home)
-    return Horizon(home, truth, planted)
+    return Horizon(home, truth, planted, fillers)
 
 
 @pytest.fixture(scope="module")
@@ -290,6 +340,7 @@ class Replay:
     straddling: dict[str, list[dict[str, Any]]]  # entity → the truth's stuck spans cut in two
     flagged_after_first: dict[str, int]  # entity → readings of the straddling spans flagged after the first build
     tombstoned: int
+    after_gap_before_filler: dict[str, bool]  # entity → is_after_gap of the filled gap's end before the filler
 
 
 def _tombstone(files: list[Path]) -> int:
@@ -333,6 +384,7 @@ def replay(horizon: Horizon, tmp_path_factory: pytest.TempPathFactory) -> Replay
             table.filter(pa.array([(low is None or u >= low) and (high is None or u < high) for u in updated]))
             for low, high in zip(bounds[:-1], bounds[1:])]
     flagged_after_first: dict[str, int] = {}
+    after_gap_before_filler: dict[str, bool] = {}
     tombstoned = 0
     for number in range(4):
         built_before = {model.entity: lake.files("raw", PLATFORM, model.entity) for model in MODELS}
@@ -349,7 +401,15 @@ def replay(horizon: Horizon, tmp_path_factory: pytest.TempPathFactory) -> Replay
                         f"select count(*) from {model.table} where is_stuck and {model.series_by} = ? "
                         f"and measured_at between ? and ?",
                         [own[0]["sensor"], _instant(own[0]["from"]), _instant(own[0]["to"])]).fetchone()[0]
-    return Replay(home, straddling, flagged_after_first, tombstoned)
+        if number == 2:  # the fillers land in the last batch
+            with duckdb.connect(str(paths(Settings(home=home)).warehouse), read_only=True) as connection:
+                for entity, (filler, after) in horizon.fillers.items():
+                    model = next(m for m in MODELS if m.entity == entity)
+                    assert connection.execute(f"select count(*) from {model.table} where {model.key} = ?",
+                                              [filler]).fetchone()[0] == 0
+                    after_gap_before_filler[entity] = connection.execute(
+                        f"select is_after_gap from {model.table} where {model.key} = ?", [after]).fetchone()[0]
+    return Replay(home, straddling, flagged_after_first, tombstoned, after_gap_before_filler)
 
 
 def _instant(text: str) -> datetime:
@@ -378,8 +438,24 @@ def test_flags_follow_the_documented_rules(built, lake: Lake, model: Model) -> N
     staged = staged_flags(built, model)
     for name, keys in staged.items():
         assert keys == expected.get(name, set()), name
+    if model.gaps:
+        assert staged["is_after_gap"]  # planted offline gaps (dust, occupancy), closed kitchens (fume)
     if model.stuck or model.entity == "diesel__obd":
         assert staged.get("is_stuck") or staged.get("is_exceedance")  # the generator plants both
+
+
+@pytest.mark.parametrize("model", [m for m in MODELS if m.gaps], ids=lambda m: m.name)
+def test_gap_before_minutes_is_the_time_since_the_series_previous_reading(built, lake: Lake, model: Model) -> None:
+    live, _ = latest_live(lake.read("raw", PLATFORM, model.entity).to_pylist(), model.raw_key)
+    expected = expected_gaps(model, live)
+    staged = dict(built.execute(f"select {model.key}, gap_before_minutes from {model.table}").fetchall())
+    assert set(staged) == set(expected)
+    wrong = {key: (staged[key], gap) for key, gap in expected.items()
+             if not (gap is None and staged[key] is None
+                     or gap is not None and staged[key] is not None and math.isclose(staged[key], gap, abs_tol=1e-9))}
+    assert not wrong, list(wrong.items())[:5]
+    assert sum(gap is None for gap in expected.values()) == len({r[model.series_by] for r in live.values()})
+    assert any(gap is not None and gap > OFFLINE_GAP_MINUTES for gap in expected.values())  # planted (or closed)
 
 
 @pytest.mark.parametrize("name", ["stg_citymgmt__dust_readings", "stg_citymgmt__fume_readings"])
@@ -435,6 +511,20 @@ def test_a_stuck_span_cut_by_a_batch_is_flagged_once_the_next_batch_completes_it
                     f"and measured_at between ? and ?",
                     [span["sensor"], _instant(span["from"]), _instant(span["to"])]).fetchone()[0]
                 assert flagged == span["readings"], (entity, span)
+
+
+def test_a_late_reading_inside_an_offline_gap_re_flags_the_reading_after_it(replay: Replay, horizon: Horizon) -> None:
+    assert replay.after_gap_before_filler == {"dust__reading": True, "traffic__occupancy": True}
+    with duckdb.connect(str(paths(Settings(home=replay.home)).warehouse), read_only=True) as connection:
+        for entity, (filler, after) in horizon.fillers.items():
+            model = next(m for m in MODELS if m.entity == entity)
+            flagged, gap = connection.execute(
+                f"select is_after_gap, gap_before_minutes from {model.table} where {model.key} = ?",
+                [after]).fetchone()
+            interval = 5 if entity == "dust__reading" else 15
+            assert (flagged, gap) == (False, interval), entity  # the filler is its previous neighbour now
+            assert connection.execute(f"select gap_before_minutes > {interval} from {model.table} "
+                                      f"where {model.key} = ?", [filler]).fetchone()[0], entity
 
 
 @pytest.mark.parametrize("model", MODELS, ids=lambda m: m.name)

@@ -13,10 +13,12 @@ from gridlake.transform import PROJECT_DIR, dbt_vars
 def test_a_setting_changed_in_the_environment_reaches_dbt(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GRIDLAKE_THRESHOLDS__FUME_MG_M3", "1.2")
     monkeypatch.setenv("GRIDLAKE_HOTLINE__NORMAL__RESOLVE", "P10D")
+    monkeypatch.setenv("GRIDLAKE_THRESHOLDS__OFFLINE_GAP", "PT90M")
     given = dbt_vars(Settings())
     assert given["threshold_fume_mg_m3"] == 1.2
     assert given["resolve_hours_normal"] == 240 and given["respond_hours_urgent"] == 2
     assert given["weight_resolution"] == 0.4 and given["stuck_sensor_hours"] == 6
+    assert given["offline_gap_minutes"] == 90 and "threshold_offline_gap" not in given
 
 
 def test_every_var_the_project_reads_is_given() -> None:

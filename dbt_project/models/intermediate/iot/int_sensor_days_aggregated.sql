@@ -1,7 +1,8 @@
 -- One row per domain, sensor, Beijing day and place of the readings (the register row; for a diesel vehicle the
 -- street of each fix): the day's readings, how many were valid (not a spike, not stuck), spikes, stuck readings,
--- valid readings over the threshold (and over the severe load), fixes while working / on duty, and the batch
--- time of the newest of them. The daily figures of iot_domain_daily are sums and counts of these rows.
+-- valid readings over the threshold (and over the severe load), fixes while working / on duty, offline gaps that
+-- began that day (macros/offline_gaps.sql), and the batch time of the newest of them. The daily figures of
+-- iot_domain_daily are sums and counts of these rows.
 --
 -- Incremental (the observation tables are millions of rows): a run recomputes, per sensor, every day from the
 -- first day a new batch can have changed through the sensor's last day, and leaves the other days as held:
@@ -11,11 +12,12 @@
 --     trace but the count; a correction that moves a reading leaves its old day one short);
 --   - reaching back to where the runs of one value on those days began (`value_unchanged_since`: a reading can
 --     make a run that began days ago stuck, or split one) and to the sensor's previous reporting day (its last
---     reading's spike flag depends on the next one; staging re-flags both with their old batch time);
+--     reading's spike flag depends on the next one; staging re-flags both with their old batch time; an offline
+--     gap that a new or deleted reading changes began on it at the earliest);
 --   - for a lot whose capacity changed in the register, every day (its saturation is computed here).
 -- Recomputed (domain, sensor, day) partitions replace the held ones whole (delete+insert); a partition left
 -- without readings is written as a row of 0 readings, which the post-hook removes. A change of a threshold var,
--- of stuck_sensor_hours or of the grid register needs `--full-refresh`, as for staging.
+-- of stuck_sensor_hours, of offline_gap_minutes or of the grid register needs `--full-refresh`, as for staging.
 {{ config(
     materialized='incremental',
     unique_key=['domain_code', 'sensor_id', 'activity_date'],
@@ -29,7 +31,14 @@
 with readings as (
 
     {%- for domain in iot_domains() %}
-    select * from ({{ iot_readings(domain) }}) as {{ domain }}_readings
+    {%- if domain in iot_offline_gap_domains() %}
+    select {{ domain }}_readings.*, {{ domain }}_gaps.gap_from
+    from ({{ iot_readings(domain) }}) as {{ domain }}_readings
+    left join ({{ iot_offline_gap_ends(domain) }}) as {{ domain }}_gaps
+        on {{ domain }}_gaps.reading_id = {{ domain }}_readings.reading_id
+    {%- else %}
+    select *, null::timestamptz as gap_from from ({{ iot_readings(domain) }}) as {{ domain }}_readings
+    {%- endif %}
     {%- if not loop.last %}
     union all
     {%- endif %}
@@ -218,6 +227,39 @@ aggregated as (
 
 ),
 
+gaps_begun as (
+
+    -- an offline gap counts on the day it began (the reading before it; macros/offline_gaps.sql). A gap whose
+    -- reading before lies before the recomputed stretch began on a held day, which keeps its count: no version
+    -- changed between its two readings (a change there reaches back to the day of the reading before)
+    select
+        domain_code,
+        sensor_id,
+        {{ iot_local_date('gap_from') }} as activity_date,
+        place_id,
+        fix_street_code,
+        count(*) as offline_gaps
+    from recomputed
+    where gap_from is not null
+    group by all
+
+),
+
+with_gaps as (
+
+    select
+        aggregated.*,
+        coalesce(gaps_begun.offline_gaps, 0) as offline_gaps
+    from aggregated
+    left join gaps_begun
+        on gaps_begun.domain_code = aggregated.domain_code
+        and gaps_begun.sensor_id = aggregated.sensor_id
+        and gaps_begun.activity_date = aggregated.activity_date
+        and gaps_begun.place_id is not distinct from aggregated.place_id
+        and gaps_begun.fix_street_code is not distinct from aggregated.fix_street_code
+
+),
+
 final as (
 
     select
@@ -235,11 +277,12 @@ final as (
         cast(exceedance_readings as integer) as exceedance_readings,
         cast(severe_readings as integer) as severe_readings,
         cast(active_readings as integer) as active_readings,
+        cast(offline_gaps as integer) as offline_gaps,
         first_reading_at,
         last_reading_at,
         max_ingested_at,
         capacity
-    from aggregated
+    from with_gaps
 
     union all
 
@@ -257,6 +300,7 @@ final as (
         0 as exceedance_readings,
         0 as severe_readings,
         0 as active_readings,
+        0 as offline_gaps,
         null::timestamptz as first_reading_at,
         null::timestamptz as last_reading_at,
         null::timestamptz as max_ingested_at,

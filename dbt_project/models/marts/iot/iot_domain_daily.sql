@@ -1,10 +1,10 @@
--- One row per domain, street and Beijing day of the sensor and position domains: readings and how many were
--- valid (not a spike, not stuck), exceedances (valid readings over the threshold, and the episodes that began
--- that day: int_sensor_exceedances), stuck sensors, sensors reporting against the register (coverage), and for
--- positions the GPS fixes and the units active. A sensor's street is its register row's (road, restaurant, lot,
--- station, vehicle, worker: int_sensor_places_resolved); a diesel vehicle's is each fix's. Days run, per domain,
--- from its first to its last day with readings; a street with registered sensors has a row on each of them,
--- reporting or not.
+-- One row per domain, street and Beijing day of the sensor and position domains: readings and how many were valid
+-- (not a spike, not stuck), exceedances (valid readings over the threshold, and the episodes that began that day:
+-- int_sensor_exceedances), stuck sensors, offline gaps that began that day (dust, parking), sensors reporting
+-- against the register (coverage), and for positions the GPS fixes and the units active. A sensor's street is its
+-- register row's (road, restaurant, lot, station, vehicle, worker: int_sensor_places_resolved); a diesel vehicle's
+-- is each fix's. Days run, per domain, from its first to its last day with readings; a street with registered
+-- sensors has a row on each of them, reporting or not.
 with days as (
 
     select * from {{ ref('int_sensor_days_aggregated') }}
@@ -48,6 +48,7 @@ counted as (
         sum(stuck_readings) as stuck_readings,
         sum(exceedance_readings) as exceedance_readings,
         sum(severe_readings) as severe_readings,
+        sum(offline_gaps) as offline_gaps,
         count(distinct sensor_id) as sensors_reporting,
         count(distinct sensor_id) filter (where stuck_readings > 0) as stuck_sensors,
         count(distinct place_id) filter (where is_registered) as registered_sensors_reporting,
@@ -116,6 +117,7 @@ joined as (
         coalesce(episodes.exceedance_episodes, 0) as exceedance_episodes,
         coalesce(counted.severe_readings, 0) as severe_readings,
         coalesce(episodes.severe_episodes, 0) as severe_episodes,
+        coalesce(counted.offline_gaps, 0) as offline_gaps,
         coalesce(counted.sensors_reporting, 0) as sensors_reporting,
         coalesce(counted.stuck_sensors, 0) as stuck_sensors,
         coalesce(registered.sensors_registered, 0) as sensors_registered,
@@ -156,6 +158,8 @@ final as (
             as integer) as exceedance_episodes,
         cast(case when domain_code = 'road_dust' then severe_readings end as integer) as severe_readings,
         cast(case when domain_code = 'road_dust' then severe_episodes end as integer) as severe_episodes,
+        cast(case when domain_code in {{ iot_in_list(iot_offline_gap_domains()) }} then offline_gaps end as integer)
+            as offline_gaps,
         cast(sensors_reporting as integer) as sensors_reporting,
         cast(case when domain_code in {{ iot_in_list(iot_stuck_domains()) }} then stuck_sensors end as integer)
             as stuck_sensors,

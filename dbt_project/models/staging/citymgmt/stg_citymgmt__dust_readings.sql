@@ -1,6 +1,7 @@
 -- One row per road-dust reading (dust.reading): its latest version, soft-deleted readings left out; flagged, not
--- dropped: stuck runs, spikes, exceedances. Incremental: each run reads only the raw batches it has not seen and
--- recomputes the flags of the stretch of each sensor's series they touch (macros/citymgmt_readings.sql).
+-- dropped: stuck runs, spikes, exceedances, the first reading after an offline gap. Incremental: each run reads only
+-- the raw batches it has not seen and recomputes the flags of the stretch of each sensor's series they touch
+-- (macros/citymgmt_readings.sql).
 {{ config(
     materialized='incremental',
     unique_key='dust_reading_id',
@@ -48,7 +49,10 @@ renamed as (
 
 {{ citymgmt_series(
     'renamed', key='dust_reading_id', series_by='sensor_id', at='measured_at', runs=true,
-    derived=['value_unchanged_since', 'is_stuck', 'is_spike', 'is_exceedance', 'is_severe'],
+    derived=[
+        'value_unchanged_since', 'is_stuck', 'is_spike', 'is_exceedance', 'is_severe', 'gap_before_minutes',
+        'is_after_gap',
+    ],
 ) }},
 
 neighbours as (
@@ -85,7 +89,10 @@ flagged as (
         -- a road's silt load does not rise or fall by more than 1 g/m2 within minutes and come back
         {{ citymgmt_scalar_spike('dust_load_g_m2', 'measured_at', '1.0', '15 minutes') }} as is_spike,
         coalesce(dust_load_g_m2 > {{ var('threshold_dust_load_g_m2') }}, false) as is_exceedance,
-        coalesce(dust_load_g_m2 > {{ var('threshold_dust_load_severe_g_m2') }}, false) as is_severe
+        coalesce(dust_load_g_m2 > {{ var('threshold_dust_load_severe_g_m2') }}, false) as is_severe,
+        -- a reading every 5 minutes: a longer silence is a sensor offline
+        {{ citymgmt_gap_before_minutes('measured_at') }} as gap_before_minutes,
+        {{ citymgmt_is_after_gap('measured_at') }} as is_after_gap
     from runs
     window one_run as (
         partition by {{ citymgmt_series_partition('sensor_id', 'measured_at', 'dust_reading_id') }}, run_number

@@ -1,8 +1,8 @@
--- One row per parking-lot occupancy count (traffic.occupancy): its latest version, soft-deleted counts left out;
--- spikes flagged, not dropped. Saturation (occupied over the lot's capacity) needs the lot register: a join, left
--- to intermediate. No stuck rule here: a lot full or empty all night repeats its count legitimately. A lot is the
--- series. Incremental: each run reads only the raw batches it has not seen and recomputes the flags of the stretch
--- of each series they touch (macros/citymgmt_readings.sql).
+-- One row per parking-lot occupancy count (traffic.occupancy): its latest version, soft-deleted counts left out; spikes
+-- and the first count after an offline gap flagged, not dropped. Saturation (occupied over the lot's capacity) needs
+-- the lot register: a join, left to intermediate. No stuck rule here: a lot full or empty all night repeats its count
+-- legitimately. A lot is the series. Incremental: each run reads only the raw batches it has not seen and recomputes
+-- the flags of the stretch of each series they touch (macros/citymgmt_readings.sql).
 {{ config(
     materialized='incremental',
     unique_key='occupancy_id',
@@ -47,7 +47,8 @@ renamed as (
 ),
 
 {{ citymgmt_series(
-    'renamed', key='occupancy_id', series_by='lot_id', at='recorded_at', derived=['is_spike'],
+    'renamed', key='occupancy_id', series_by='lot_id', at='recorded_at',
+    derived=['is_spike', 'gap_before_minutes', 'is_after_gap'],
 ) }},
 
 neighbours as (
@@ -70,7 +71,10 @@ flagged as (
         -- a lot's gates do not let 100 cars (and half the lot) in and out again within one 15-minute count
         {{ citymgmt_scalar_spike(
             'occupied', 'recorded_at', 'greatest(100, 0.5 * greatest(previous_value, next_value))', '45 minutes'
-        ) }} as is_spike
+        ) }} as is_spike,
+        -- a count every 15 minutes: a longer silence is a counter offline
+        {{ citymgmt_gap_before_minutes('recorded_at') }} as gap_before_minutes,
+        {{ citymgmt_is_after_gap('recorded_at') }} as is_after_gap
     from neighbours
 
 ),
