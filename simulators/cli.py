@@ -141,11 +141,43 @@ def demo(name: NameOpt = None, scale: ScaleOpt = None, days: DaysOpt = None, see
         tour(sims, console=console)
         console.rule("Ingestion again, a day later: only what changed lands")
         _ingest(sims, lake_home)
+        console.rule("Transformation: dbt build of the shared district datasets (gridlake build)")
+        _build(lake_home)
         console.print("\n# The Airflow connections, as `gridlake sim serve` prints them:")
         for line in sims.exports():
             print(line, flush=True)
     console.print(f"\nDemo done in {time.monotonic() - started:.1f} s; the platforms are stopped; the lake is "
                   f"{lake_home / 'lake'}. Serve them with: [bold]make serve[/] (or uv run gridlake sim serve)")
+
+
+def _build(home: Path) -> None:
+    """Run ``gridlake build`` on the demo lake (its own process, as an operator would), then show a few figures
+    of the shared datasets."""
+    env = dict(os.environ, GRIDLAKE_HOME=str(home))
+    done = subprocess.run([sys.executable, "-m", "gridlake", "build", "--quiet"], env=env, check=False)
+    if done.returncode != 0:
+        raise typer.Exit(done.returncode)
+    import duckdb
+
+    with duckdb.connect(str(home / "warehouse" / "gridlake.duckdb"), read_only=True) as warehouse:
+        warehouse.execute("set TimeZone = 'Asia/Shanghai'")
+        table = Table(title="本月接诉即办街道排名 (hotline_kpi_monthly, month to date)")
+        for column in ("排名", "街道", "响应率", "解决率", "满意率", "综合得分", "工单"):
+            table.add_column(column, justify="left" if column == "街道" else "right")
+        for rank, name, respond, resolve, satisfy, score, orders in warehouse.execute(
+                "select unit_rank, unit_name, response_rate, resolution_rate, satisfaction_rate, composite_score, "
+                "orders_counted from marts.hotline_kpi_monthly where unit_type = 'street' and unit_rank is not null "
+                "and period_month = (select max(period_month) from marts.hotline_kpi_monthly) "
+                "order by unit_rank limit 5").fetchall():
+            table.add_row(str(rank), name, f"{respond:.1%}", f"{resolve:.1%}", f"{satisfy:.1%}", f"{score:.1f}",
+                          str(orders))
+        console.print(table)
+        counts = warehouse.execute(
+            "select (select count(*) from marts.city_events), (select count(*) from marts.hotspots_monthly "
+            "where hotspot_kind = 'repeat_hotspot'), (select count(*) from marts.enterprise_profile "
+            "where risk_level = 'high')").fetchone()
+        console.print(f"city_events: {counts[0]:,} events; repeat hotspots (屡治屡返): {counts[1]}; "
+                      f"high-risk enterprises: {counts[2]}. Warehouse: {home / 'warehouse' / 'gridlake.duckdb'}")
 
 
 def _ingest(sims: Any, home: Path) -> None:
