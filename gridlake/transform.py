@@ -7,6 +7,7 @@ dbt runs in this process (``dbtRunner``); a script that calls it guards its entr
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -16,9 +17,10 @@ from typing import Any
 
 from gridlake.settings import Settings, get_settings, repo_root
 
-__all__ = ["DbtFailed", "DbtResult", "dbt_vars", "paths", "run_dbt"]
+__all__ = ["DbtFailed", "DbtResult", "dbt_vars", "paths", "run_dbt", "settings_changed"]
 
 PROJECT_DIR = repo_root() / "dbt_project"
+log = logging.getLogger(__name__)
 
 
 class DbtFailed(RuntimeError):
@@ -99,6 +101,24 @@ def _environment(where: Paths) -> Iterator[None]:
                 os.environ[key] = value
 
 
+_SELECTORS = frozenset({"-s", "--select", "-m", "--models", "--exclude", "--selector"})
+
+
+def _vars_path(where: Paths) -> Path:
+    return where.warehouse.parent / "build_vars.json"
+
+
+def settings_changed(where: Paths, given: dict[str, Any]) -> dict[str, tuple[Any, Any]]:
+    """The vars that differ from those of the last whole build of this warehouse (empty without one)."""
+    import json
+
+    path = _vars_path(where)
+    if not path.exists() or not where.warehouse.exists():
+        return {}
+    previous = json.loads(path.read_text(encoding="utf-8"))
+    return {name: (previous.get(name), value) for name, value in given.items() if previous.get(name) != value}
+
+
 def _release_warehouse() -> None:
     """dbt-duckdb keeps its DuckDB database open in the process after a command; close it, so that readers
     (tests, the portal, another process) can open the warehouse file."""
@@ -120,9 +140,19 @@ def run_dbt(args: Sequence[str], *, settings: Settings | None = None, check: boo
     settings = settings or get_settings()
     where = paths(settings)
     where.warehouse.parent.mkdir(parents=True, exist_ok=True)
+    given = dbt_vars(settings)
+    args = list(args)
+    builds = bool(args) and args[0] in ("build", "run")
+    changed = settings_changed(where, given) if builds and "--full-refresh" not in args else {}
+    if changed:
+        # Incremental models keep what they computed with the settings of their last build (a threshold, a
+        # stuck or gap limit): with other settings, only a rebuild from scratch gives what a full build gives.
+        log.warning("settings changed since the last build (%s): rebuilding incremental models from scratch",
+                    ", ".join(f"{name} {old} -> {new}" for name, (old, new) in sorted(changed.items())))
+        args.append("--full-refresh")
     command = [*args, "--project-dir", str(PROJECT_DIR), "--profiles-dir", str(PROJECT_DIR),
                "--target-path", str(where.target), "--log-path", str(where.logs),
-               "--vars", json.dumps(dbt_vars(settings))]
+               "--vars", json.dumps(given)]
     with _environment(where):
         try:
             result = dbtRunner().invoke(command)
@@ -134,6 +164,9 @@ def run_dbt(args: Sequence[str], *, settings: Settings | None = None, check: boo
         name = getattr(node, "unique_id", None) or str(node)
         nodes[name] = (str(getattr(item.status, "value", item.status)), str(item.message or ""))
     outcome = DbtResult(tuple(args), nodes, result)
+    whole = not any(arg in _SELECTORS for arg in args)
+    if builds and whole and result.success:  # the settings the whole warehouse was built with, now
+        _vars_path(where).write_text(json.dumps(given, sort_keys=True, indent=1), encoding="utf-8")
     if check and not result.success:
         failed = outcome.failed()
         detail = "; ".join(f"{node}: {message}" for node, message in sorted(failed.items())) \

@@ -122,3 +122,28 @@ def test_a_second_build_changes_nothing_and_a_day_more_reads_only_the_new_batche
     assert _marts(fresh) == after_incremental
     assert after_incremental != marts  # the day more did change the marts
     shutil.rmtree(tmp_path / "fresh" / "warehouse", ignore_errors=True)
+
+
+def test_a_changed_threshold_rebuilds_the_incremental_models_from_scratch(
+        district: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    home = tmp_path / "home"
+    _ingest(district, home, monkeypatch)
+    default = Settings(home=home)
+    first = run_dbt(["build", "--select", "+stg_citymgmt__fume_readings"], settings=default)
+    assert "--full-refresh" not in first.args  # nothing built before: nothing to compare with
+    run_dbt(["build"], settings=default)  # a whole build records the settings it was built with
+    same = run_dbt(["build", "--select", "stg_citymgmt__fume_readings"], settings=default)
+    assert "--full-refresh" not in same.args
+
+    stricter = default.model_copy(update={"thresholds": default.thresholds.model_copy(update={"fume_mg_m3": 0.5})})
+    changed = run_dbt(["build", "--select", "stg_citymgmt__fume_readings"], settings=stricter)
+    assert "--full-refresh" in changed.args
+    with duckdb.connect(str(paths(default).warehouse), read_only=True) as connection:
+        wrong = connection.execute(
+            "select count(*) from staging.stg_citymgmt__fume_readings "
+            "where is_exceedance <> (concentration_mg_m3 > 0.5)").fetchone()[0]
+        between = connection.execute("select count(*) from staging.stg_citymgmt__fume_readings "
+                                     "where concentration_mg_m3 > 0.5 and concentration_mg_m3 <= 1.0").fetchone()[0]
+    # Every held reading is judged by the new threshold, old batches included (and some readings lie between the
+    # two thresholds: an incremental run that kept the old flags would leave them wrong).
+    assert wrong == 0 and between > 0
