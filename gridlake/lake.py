@@ -185,6 +185,22 @@ class Lake:
             self._move_into_place(manifest, batch_dir)
             shutil.rmtree(batch_dir, ignore_errors=True)
 
+    def finish_committed(self) -> int:
+        """Roll forward, in every entity, the committed batches whose load was killed before their files moved
+        into place (a reader that globs the zones, such as dbt, sees only files in place); returns how many."""
+        staging = self.root / "_staging"
+        finished = 0
+        if not staging.exists():
+            return 0
+        for entity_dir in sorted(p for p in staging.glob("*/*") if p.is_dir()):
+            platform, entity = entity_dir.parent.name, entity_dir.name
+            committed = {m.batch_id: m for m in self.manifests(platform, entity)}
+            for batch_dir in sorted(p for p in entity_dir.iterdir() if p.is_dir()):
+                if batch_dir.name in committed:
+                    self.roll_forward(committed[batch_dir.name])
+                    finished += 1
+        return finished
+
     def scan(self, zone: str, platform: str, entity: str, *, columns: list[str],
              batches: Iterable[BatchManifest] | None = None) -> Iterator[pa.Table]:
         """Some columns of the committed files of a zone, a file at a time (all batches, or ``batches``):

@@ -143,6 +143,12 @@ def run_dbt(args: Sequence[str], *, settings: Settings | None = None, check: boo
     given = dbt_vars(settings)
     args = list(args)
     builds = bool(args) and args[0] in ("build", "run")
+    if builds:  # a load killed between its commit and its move: its files must be in place for dbt's globs
+        from gridlake.lake import Lake
+
+        finished = Lake(where.lake).finish_committed()
+        if finished:
+            log.warning("moved %d committed batches left in staging by killed loads into place", finished)
     changed = settings_changed(where, given) if builds and "--full-refresh" not in args else {}
     if changed:
         # Incremental models keep what they computed with the settings of their last build (a threshold, a

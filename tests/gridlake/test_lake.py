@@ -98,6 +98,21 @@ def test_the_manifest_records_the_load(tmp_path: Path) -> None:
         "record_id", "field", "reason", "raw"]
 
 
+def test_a_reader_finishes_a_committed_batch_left_in_staging_but_never_an_uncommitted_one(tmp_path: Path) -> None:
+    assert _run(tmp_path, "committed") == -9  # committed, its files still in staging
+    lake = Lake(tmp_path)
+    data = tmp_path / "raw" / "demo" / "items"
+    assert not any(data.rglob("ingest_date=*/*.parquet"))
+    assert lake.finish_committed() == 1
+    assert sum(1 for _ in data.rglob("ingest_date=*/*.parquet")) == 2 and lake.finish_committed() == 0
+    # A batch in staging with no committed manifest (a load still running, or killed before its commit) stays.
+    running = tmp_path / "_staging" / "demo" / "items" / "20990101T000000-running" / "raw" / "0001.parquet"
+    running.parent.mkdir(parents=True)
+    running.write_bytes(b"not yet")
+    assert lake.finish_committed() == 0 and running.exists()
+    assert sum(1 for _ in data.rglob("ingest_date=*/*.parquet")) == 2
+
+
 def test_counts_that_do_not_reconcile_commit_nothing(tmp_path: Path) -> None:
     lake = Lake(tmp_path)
     with lake.begin("demo", "items", SCHEMA) as load:
