@@ -51,7 +51,10 @@
 {%- endmacro %}
 
 {#- A complaint is about a sensor's exceedance when it comes at most 3 hours before the first exceeding
-    reading of that day or after its last one (the smell outlasts the reading; a caller waits a while). -#}
+    reading of that day or after its last one (the smell outlasts the reading; a caller waits a while). The same
+    margin holds around a dust or diesel NOx episode's span (int_events_linked: street_time, place_time); a parking
+    violation and a parking call use the case radius and the report window (a violation from a hotline report
+    may be logged up to the report lead before the call). -#}
 {% macro links_exceedance_margin_hours() -%}
     {{ var('link_exceedance_margin_hours') }}
 {%- endmacro %}

@@ -4,7 +4,8 @@ Against the served test district: the nearest unit grid of every point is recomp
 cells (the same equirectangular metres, a plain search over all cells), the places of the points whose street
 code is missing or not the district's are checked one by one, the links by id are the raw rows' references, and
 every link of the planted fume chains (the ground truth) is found. The links found by place, matter and time
-that the truth does not hold are counted: their share must stay under FALSE_LINK_BOUND.
+that the truth does not hold are counted: their share must stay under FALSE_LINK_BOUND. The links to dust and
+diesel episodes and to parking violations equal the rules recomputed in Python, and never join two matters.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ from simulators.scenario import TZ
 # background report of the same matter near another); 20 % leaves room for another seed, not for a rule gone loose.
 FALSE_LINK_BOUND = 0.20
 MAX_CELL_DISTANCE_M = 200.0
+# int_events_linked's methods for the dust and diesel episodes and the parking violations
+NEW_METHODS = ("street_time", "place_time", "hotline_violation")
 METRES_PER_DEGREE = 6371008.8 * math.pi / 180
 
 Link = tuple[str, str, str, str]
@@ -279,7 +282,9 @@ def test_links_by_place_matter_and_time_are_rarely_outside_the_truth(district, l
     truth: set[Link] = set()
     for chain in district.dataset.truth()["scenario"]["fume_chains"]:
         truth |= _chain_links(chain)
-    inferred = [(r["from_kind"], r["from_id"], r["to_kind"], r["to_id"]) for r in links if r["link_method"] != "id"]
+    # the fume chains' links only: the sensor episodes' and violations' have no planted truth (tested below)
+    inferred = [(r["from_kind"], r["from_id"], r["to_kind"], r["to_id"]) for r in links
+                if r["link_method"] not in ("id", *NEW_METHODS)]
     false = [link for link in inferred if link not in truth]
     rate = len(false) / len(inferred)
     print(f"links by place, matter and time: {len(inferred)}, outside the truth: {len(false)} ({rate:.1%})")
@@ -298,3 +303,124 @@ def test_no_link_by_place_repeats_or_contradicts_an_id(links) -> None:
             assert (row["from_kind"], row["from_id"], row["to_kind"]) not in carried, row
         if row["link_method"] != "id":
             assert 0 < row["confidence"] < 1, row
+
+
+# --- links to the other sensors' episodes and to parking violations ------------------------------------------
+
+
+def _metres(lat1: float, lon1: float, lat2: float, lon2: float, settings: Settings) -> float:
+    """The projection's plane distance (macros/places_locate.sql)."""
+    cos = math.cos(math.radians((settings.lat_min + settings.lat_max) / 2))
+    return math.hypot((lon2 - lon1) * METRES_PER_DEGREE * cos, (lat2 - lat1) * METRES_PER_DEGREE)
+
+
+def _hours(later: datetime, earlier: datetime) -> float:
+    return (later - earlier).total_seconds() / 3600
+
+
+def _expected_sensor_and_violation_links(built: duckdb.DuckDBPyConnection,
+                                         settings: Settings) -> dict[Link, tuple[str, float]]:
+    """The rules of int_events_linked (street_time, place_time, hotline_violation) recomputed from the staged
+    orders, services, grid cases, OBD fixes and violations, the episodes of int_sensor_exceedances, the reports'
+    places (int_places_located, checked above) and grid cases' domains (int_link_events_unified, test_events.py)."""
+    rules = settings.links
+    radius, margin = rules.case_radius_m, rules.exceedance_margin_hours
+    window, lead = rules.report_window_hours, rules.report_lead_hours
+    places = {(r["event_kind"], r["event_id"]): r for r in _rows(
+        built, "select event_kind, event_id, street_code, lat, lon from intermediate.int_places_located")}
+    groups = {r["service_code"]: r["service_group"] for r in _rows(
+        built, "select service_code, service_group from staging.stg_hotline__services")}
+    grid_domains = {r["event_id"]: r["domain_code"] for r in _rows(
+        built, "select event_id, domain_code from intermediate.int_link_events_unified where event_kind = 'grid_case'")}
+    reports: list[dict[str, Any]] = []  # (kind, id, at, group: dust | heavy_vehicle | parking)
+    for row in _rows(built, "select request_id, received_at, request_type, service_code "
+                            "from staging.stg_hotline__requests"):
+        group = groups.get(row["service_code"])
+        if group in ("dust", "heavy_vehicle", "parking") and row["request_type"] not in ("consult", "praise") \
+                and row["received_at"] is not None:
+            reports.append({"kind": "hotline_order", "id": row["request_id"], "at": row["received_at"],
+                            "group": group, **places["hotline_order", row["request_id"]]})
+    for row in _rows(built, "select case_id, reported_at, case_status from staging.stg_citymgmt__grid_cases"):
+        if grid_domains.get(row["case_id"]) == "road_dust" and row["case_status"] != "voided" \
+                and row["reported_at"] is not None:
+            reports.append({"kind": "grid_case", "id": row["case_id"], "at": row["reported_at"], "group": "dust",
+                            **places["grid_case", row["case_id"]]})
+    fixes = {str(r["obd_id"]): r for r in _rows(built, "select obd_id, lat, lon from staging.stg_citymgmt__diesel_obd")}
+    episodes = _rows(built, "select exceedance_id, exceedance_kind, street_code, started_at, ended_at, "
+                            "first_reading_id from intermediate.int_sensor_exceedances "
+                            "where exceedance_kind in ('dust', 'diesel_nox')")
+    out: dict[Link, tuple[str, float]] = {}
+    for report in reports:
+        if report["group"] == "parking":
+            continue
+        candidates = []
+        for episode in episodes:
+            outside = max(_hours(episode["started_at"], report["at"]), _hours(report["at"], episode["ended_at"]), 0)
+            if outside > margin:
+                continue
+            if episode["exceedance_kind"] == "dust" and report["group"] == "dust":
+                if episode["street_code"] is None or episode["street_code"] != report["street_code"]:
+                    continue
+                candidates.append((outside, math.inf, episode["exceedance_id"], "street_time",
+                                   0.4 + 0.2 * (1 - outside / margin)))
+            elif episode["exceedance_kind"] == "diesel_nox" and report["group"] == "heavy_vehicle":
+                fix = fixes.get(episode["first_reading_id"])
+                if fix is None or None in (fix["lat"], fix["lon"], report["lat"], report["lon"]):
+                    continue
+                distance = _metres(report["lat"], report["lon"], fix["lat"], fix["lon"], settings)
+                if distance > radius:
+                    continue
+                candidates.append((outside, distance, episode["exceedance_id"], "place_time",
+                                   0.3 + 0.2 * (1 - distance / radius) + 0.2 * (1 - outside / margin)))
+        if candidates:
+            _, _, episode_id, method, confidence = min(candidates, key=lambda c: c[:3])
+            out[report["kind"], report["id"], "sensor_exceedance", episode_id] = (method, confidence)
+    parking = [r for r in reports if r["group"] == "parking" and r["lat"] is not None and r["lon"] is not None]
+    for violation in _rows(built, "select violation_id, observed_at, violation_source, lat, lon "
+                                  "from staging.stg_citymgmt__parking_violations"):
+        if None in (violation["lat"], violation["lon"], violation["observed_at"]):
+            continue
+        by_hotline = violation["violation_source"] == "hotline"
+        candidates = []
+        for order in parking:
+            distance = _metres(violation["lat"], violation["lon"], order["lat"], order["lon"], settings)
+            after = _hours(violation["observed_at"], order["at"])
+            if distance > radius or after > window or after < (-lead if by_hotline else -window):
+                continue
+            if by_hotline:
+                confidence = 0.6 + 0.1 * (1 - distance / radius) + 0.1 * (1 - abs(after) / window)
+            else:
+                confidence = 0.3 + 0.2 * (1 - distance / radius) + 0.2 * (1 - abs(after) / window)
+            candidates.append((-confidence, order["id"]))
+        if candidates:
+            confidence, order_id = min(candidates)
+            out["parking_violation", str(violation["violation_id"]), "hotline_order", order_id] = (
+                "hotline_violation" if by_hotline else "place_time", -confidence)
+    return out
+
+
+def test_links_to_sensor_episodes_and_violations_follow_their_rules(built, settings: Settings, links) -> None:
+    """Dust and diesel episodes and parking violations are linked exactly as the rules recomputed in Python say."""
+    expected = _expected_sensor_and_violation_links(built, settings)
+    found = {(r["from_kind"], r["from_id"], r["to_kind"], r["to_id"]): (r["link_method"], r["confidence"])
+             for r in links if r["link_method"] in NEW_METHODS}
+    assert found.keys() == expected.keys()
+    for link, (method, confidence) in expected.items():
+        assert found[link][0] == method, link
+        assert found[link][1] == pytest.approx(confidence, abs=0.0011), link
+    by_method = {method: sum(1 for m, _ in found.values() if m == method) for method in NEW_METHODS}
+    print(f"links to sensor episodes and violations: {len(found)} {by_method}")
+    assert expected, "no dust, diesel or parking link to compare: the equality above would prove nothing"
+
+
+def test_links_to_sensor_episodes_and_violations_join_one_matter(built, links) -> None:
+    """Both ends of every such link are of one domain (by construction): the share across matters is 0."""
+    domains = {(r["event_kind"], r["source_id"]): r["domain_code"] for r in _rows(
+        built, "select event_kind, source_id, domain_code from intermediate.int_events_unified")}
+    new = [r for r in links if r["link_method"] in NEW_METHODS]
+    assert new
+    across = [r for r in new if domains[r["from_kind"], r["from_id"]] != domains[r["to_kind"], r["to_id"]]
+              or domains[r["from_kind"], r["from_id"]] is None]
+    share = len(across) / len(new)
+    print(f"links to sensor episodes and violations across matters: {len(across)} of {len(new)} ({share:.1%})")
+    assert share == 0, across

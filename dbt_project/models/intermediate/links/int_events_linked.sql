@@ -1,5 +1,6 @@
 -- The links between the platforms' records: hotline work order ↔ grid case ↔ enforcement case ↔ enterprise (uscc),
--- with the monitored restaurants (an enterprise's place) and their fume exceedances. One row per link, from the
+-- with the monitored restaurants (an enterprise's place) and their fume exceedances, the dust and diesel NOx
+-- exceedance episodes and the illegal-parking violations. One row per link, from the
 -- record that refers (or would refer) to the one it follows from or is about, with how it was found and a
 -- confidence:
 --   id                    the platforms' own references (grid case → work order; enforcement case → grid case,
@@ -19,6 +20,16 @@
 --                         kind only. 0.3-0.7 by distance and time.
 --   restaurant_time       a report linked to a restaurant, and the restaurant's exceedance of that day within
 --                         links_exceedance_margin_hours() of the report. The confidence of the restaurant link.
+--   street_time           a dust episode (int_sensor_exceedances) and an order of group dust or a grid case of domain
+--                         road_dust on its road's street, within links_exceedance_margin_hours() of its span; the
+--                         report's best episode. 0.4-0.6 by time (0.6 inside the span).
+--   place_time            a diesel NOx episode and an order of group heavy_vehicle within links_case_radius_m() of its
+--                         first exceeding fix, within the same margin of its span (the report's best episode); a
+--                         camera or patrol parking violation and an order of group parking within the radius and
+--                         links_report_window_hours() either way (the violation's best order). 0.3-0.7.
+--   hotline_violation     a violation the platform recorded from a call (violation_source hotline) and an order of
+--                         group parking within the radius, observed links_report_lead_hours() before to
+--                         links_report_window_hours() after the call; the violation's best order. 0.6-0.8.
 -- Inferred links are only drawn between reports (no consultation or praise, no voided or revoked case) and never
 -- repeat a pair the ids already link. `is_to_known`: the record linked to is in the warehouse (a reference can
 -- point to an order or case not loaded yet, or never served).
@@ -31,6 +42,12 @@ with events as (
 enterprises as (
 
     select uscc from {{ ref('int_enterprises_resolved') }}
+
+),
+
+order_groups as (
+
+    select request_id, service_group from {{ ref('int_hotline_requests_enriched') }}
 
 ),
 
@@ -345,6 +362,173 @@ exceedance_links as (
 
 ),
 
+-- a report and the sensor episode or violation recorded there at that time --------------------------------------
+
+sensor_reports as (
+
+    -- the reports an episode can draw: dust calls and road-dust grid cases, heavy-vehicle calls
+    select
+        report.event_kind as report_kind,
+        report.event_id as report_id,
+        report.event_at as report_at,
+        report.street_code as report_street,
+        report.lat as report_lat,
+        report.lon as report_lon,
+        case when report.domain_code = 'road_dust' then 'dust' else 'diesel_nox' end as wants_kind
+    from events as report
+    left join order_groups as orders
+        on report.event_kind = 'hotline_order'
+        and orders.request_id = report.event_id
+    where report.is_report
+        and report.event_at is not null
+        and (
+            (report.event_kind = 'hotline_order' and orders.service_group in ('dust', 'heavy_vehicle'))
+            or (report.event_kind = 'grid_case' and report.domain_code = 'road_dust')
+        )
+
+),
+
+episodes as (
+
+    select
+        event_id as episode_id,
+        matter_name as episode_kind,
+        event_at as started_at,
+        event_until as ended_at,
+        street_code as episode_street,
+        lat as episode_lat,
+        lon as episode_lon
+    from events
+    where event_kind = 'sensor_exceedance'
+
+),
+
+near_fixes as (
+
+    {{ places_pairs_within(
+        'sensor_reports', 'episodes', links_case_radius_m(),
+        left_columns=['report_kind', 'report_id'], right_columns=['episode_id'],
+        left_lat='report_lat', left_lon='report_lon', right_lat='episode_lat', right_lon='episode_lon',
+    ) }}
+
+),
+
+episode_candidates as (
+
+    -- a dust episode: a report on its road's street; a diesel episode: a heavy-vehicle call within the case
+    -- radius of the first exceeding fix. Either within the exceedance margin of the episode's span.
+    select
+        sensor_reports.report_kind,
+        sensor_reports.report_id,
+        episodes.episode_id,
+        episodes.episode_kind,
+        near_fixes.distance_m,
+        greatest(
+            epoch(episodes.started_at) - epoch(sensor_reports.report_at),
+            epoch(sensor_reports.report_at) - epoch(episodes.ended_at),
+            0
+        ) / 3600.0 as outside_hours
+    from sensor_reports
+    inner join episodes
+        on episodes.episode_kind = sensor_reports.wants_kind
+    left join near_fixes
+        on near_fixes.report_kind = sensor_reports.report_kind
+        and near_fixes.report_id = sensor_reports.report_id
+        and near_fixes.episode_id = episodes.episode_id
+    where (episodes.episode_kind = 'dust' and episodes.episode_street = sensor_reports.report_street)
+        or (episodes.episode_kind = 'diesel_nox' and near_fixes.episode_id is not null)
+
+),
+
+episode_links as (
+
+    -- the report's best episode: in its span, else the nearest in time (then the nearest fix)
+    select
+        report_kind as from_kind,
+        report_id as from_id,
+        'sensor_exceedance' as to_kind,
+        episode_id as to_id,
+        case when episode_kind = 'dust' then 'street_time' else 'place_time' end as link_method,
+        case
+            when episode_kind = 'dust' then 0.4 + 0.2 * (1 - outside_hours / {{ links_exceedance_margin_hours() }})
+            else 0.3 + 0.2 * (1 - distance_m / {{ links_case_radius_m() }})
+                + 0.2 * (1 - outside_hours / {{ links_exceedance_margin_hours() }})
+        end as confidence
+    from episode_candidates
+    where outside_hours <= {{ links_exceedance_margin_hours() }}
+    qualify row_number() over (
+        partition by report_kind, report_id order by outside_hours, distance_m nulls last, episode_id
+    ) = 1
+
+),
+
+parking_orders as (
+
+    select
+        events.event_id as order_id,
+        events.event_at as order_at,
+        events.lat as order_lat,
+        events.lon as order_lon
+    from events
+    inner join order_groups as orders
+        on orders.request_id = events.event_id
+    where events.event_kind = 'hotline_order'
+        and events.is_report
+        and orders.service_group = 'parking'
+
+),
+
+violations as (
+
+    select
+        event_id as violation_id,
+        event_at as observed_at,
+        matter_name as violation_source,
+        lat as violation_lat,
+        lon as violation_lon
+    from events
+    where event_kind = 'parking_violation'
+
+),
+
+near_violations as (
+
+    {{ places_pairs_within(
+        'violations', 'parking_orders', links_case_radius_m(),
+        left_columns=['violation_id', 'observed_at', 'violation_source'], right_columns=['order_id', 'order_at'],
+        left_lat='violation_lat', left_lon='violation_lon', right_lat='order_lat', right_lon='order_lon',
+    ) }}
+
+),
+
+violation_links as (
+
+    -- a violation the platform recorded from a hotline report follows the call (at most the report lead before
+    -- it, the report window after); any other violation within the report window either side of the call
+    select
+        'parking_violation' as from_kind,
+        violation_id as from_id,
+        'hotline_order' as to_kind,
+        order_id as to_id,
+        case when violation_source = 'hotline' then 'hotline_violation' else 'place_time' end as link_method,
+        case when violation_source = 'hotline' then 0.6 else 0.3 end
+            + 0.1 * (1 - distance_m / {{ links_case_radius_m() }})
+                * case when violation_source = 'hotline' then 1 else 2 end
+            + 0.1 * (1 - abs(hours_after) / {{ links_report_window_hours() }})
+                * case when violation_source = 'hotline' then 1 else 2 end as confidence
+    from (
+        select *, (epoch(observed_at) - epoch(order_at)) / 3600.0 as hours_after
+        from near_violations
+    ) as timed
+    where hours_after <= {{ links_report_window_hours() }}
+        and hours_after >= case
+            when violation_source = 'hotline' then -{{ links_report_lead_hours() }}
+            else -{{ links_report_window_hours() }}
+        end
+    qualify row_number() over (partition by violation_id order by confidence desc, order_id) = 1
+
+),
+
 -- all together --------------------------------------------------------------------------------------------------
 
 inferred as (
@@ -361,6 +545,10 @@ inferred as (
     select * from place_links
     union all
     select * from exceedance_links
+    union all
+    select * from episode_links
+    union all
+    select * from violation_links
 
 ),
 

@@ -1,5 +1,7 @@
 -- The events the links connect, one row each, in one shape: hotline work orders, grid cases, enforcement cases,
--- monitored restaurants and fume exceedances (a restaurant's exceeding day), with their time, their matter
+-- monitored restaurants and fume exceedances (a restaurant's exceeding day), dust and diesel NOx exceedance
+-- episodes (int_sensor_exceedances: a road's street; a vehicle's first exceeding fix, its point from
+-- stg_citymgmt__diesel_obd) and illegal-parking violations (their point), with their time, their matter
 -- (the domain, reference.md, and the enforcement matter when one fits), their place (int_places_located: street,
 -- community, grid, point) and the ids they carry to the other platforms.
 -- Matter: a work order's service group gives its domain; a grid case's subcategory is read as an enforcement
@@ -40,6 +42,31 @@ restaurants as (
 exceedances as (
 
     select * from {{ ref('int_fume_exceedances_grouped') }}
+
+),
+
+sensor_exceedances as (
+
+    select * from {{ ref('int_sensor_exceedances') }}
+    where exceedance_kind in ('dust', 'diesel_nox')
+
+),
+
+obd_fixes as (
+
+    select obd_id, lat, lon from {{ ref('stg_citymgmt__diesel_obd') }}
+
+),
+
+violations as (
+
+    select * from {{ ref('stg_citymgmt__parking_violations') }}
+
+),
+
+streets as (
+
+    select street_code from {{ ref('dongcheng_streets') }}
 
 ),
 
@@ -194,6 +221,80 @@ exceedance_events as (
 
 ),
 
+sensor_events as (
+
+    -- an episode's matter is its kind (dust, diesel_nox) within its domain; no enforcement matter fits one
+    select
+        'sensor_exceedance' as event_kind,
+        exceedance_id as event_id,
+        started_at as event_at,
+        domain_code,
+        null::varchar as matter_code,
+        exceedance_kind as matter_name,
+        true as is_report,
+        null::varchar as event_text,
+        null::varchar as carried_hotline_request_id,
+        null::varchar as carried_grid_case_id,
+        null::varchar as carried_uscc,
+        null::varchar as carried_restaurant_id,
+        null::varchar as enterprise_name
+    from sensor_exceedances
+
+),
+
+violation_events as (
+
+    select
+        'parking_violation' as event_kind,
+        cast(violation_id as varchar) as event_id,
+        observed_at as event_at,
+        'static_traffic' as domain_code,
+        null::varchar as matter_code,
+        violation_source as matter_name,
+        true as is_report,
+        null::varchar as event_text,
+        null::varchar as carried_hotline_request_id,
+        null::varchar as carried_grid_case_id,
+        null::varchar as carried_uscc,
+        null::varchar as carried_restaurant_id,
+        null::varchar as enterprise_name
+    from violations
+
+),
+
+own_places as (
+
+    -- the places int_places_located does not hold: a road's street, a vehicle's first exceeding fix, a violation's
+    -- point (its street as served, when it is the district's)
+    select
+        'sensor_exceedance' as event_kind,
+        sensor_exceedances.exceedance_id as event_id,
+        sensor_exceedances.street_code,
+        sensor_exceedances.community_code,
+        sensor_exceedances.grid_code,
+        obd_fixes.lat,
+        obd_fixes.lon,
+        sensor_exceedances.ended_at as event_until
+    from sensor_exceedances
+    left join obd_fixes
+        on sensor_exceedances.exceedance_kind = 'diesel_nox'
+        and cast(obd_fixes.obd_id as varchar) = sensor_exceedances.first_reading_id
+    union all
+    select
+        'parking_violation',
+        cast(violations.violation_id as varchar),
+        streets.street_code,
+        null::varchar,
+        null::varchar,
+        violations.lat,
+        violations.lon,
+        null::timestamptz
+    from violations
+    left join streets
+        on streets.street_code = violations.street_code_as_served
+
+),
+
 unioned as (
 
     select * from order_events
@@ -205,6 +306,10 @@ unioned as (
     select * from restaurant_events
     union all
     select * from exceedance_events
+    union all
+    select * from sensor_events
+    union all
+    select * from violation_events
 
 ),
 
@@ -213,12 +318,13 @@ final as (
     select
         unioned.*,
         -- an exceedance is where its restaurant is
-        coalesce(places.street_code, restaurant_places.street_code) as street_code,
-        coalesce(places.community_code, restaurant_places.community_code) as community_code,
-        coalesce(places.grid_code, restaurant_places.grid_code) as grid_code,
-        coalesce(places.lat, restaurant_places.lat) as lat,
-        coalesce(places.lon, restaurant_places.lon) as lon,
-        exceedances.last_exceeding_at as event_until
+        coalesce(places.street_code, restaurant_places.street_code, own_places.street_code) as street_code,
+        coalesce(places.community_code, restaurant_places.community_code, own_places.community_code)
+            as community_code,
+        coalesce(places.grid_code, restaurant_places.grid_code, own_places.grid_code) as grid_code,
+        coalesce(places.lat, restaurant_places.lat, own_places.lat) as lat,
+        coalesce(places.lon, restaurant_places.lon, own_places.lon) as lon,
+        coalesce(exceedances.last_exceeding_at, own_places.event_until) as event_until
     from unioned
     left join places
         on places.event_kind = unioned.event_kind
@@ -229,6 +335,9 @@ final as (
     left join exceedances
         on unioned.event_kind = 'fume_exceedance'
         and exceedances.exceedance_id = unioned.event_id
+    left join own_places
+        on own_places.event_kind = unioned.event_kind
+        and own_places.event_id = unioned.event_id
 
 )
 
