@@ -72,8 +72,7 @@ def main() -> None:
     rows: list[dict] = []
     with Simulators(dataset, settings=settings) as sims:
         env = dict(os.environ, GRIDLAKE_HOME=str(home), GRIDLAKE_PII_SALT=os.environ.get("GRIDLAKE_PII_SALT", "bench"))
-        for conn_id, conn in sims.connections().items():
-            env[f"AIRFLOW_CONN_{conn_id.upper()}"] = conn if isinstance(conn, str) else json.dumps(conn)
+        env.update(sims.environment())
         os.environ.update({key: value for key, value in env.items() if key.startswith("AIRFLOW_CONN_")})
         os.environ["GRIDLAKE_PII_SALT"] = env["GRIDLAKE_PII_SALT"]
 

@@ -94,8 +94,7 @@ def main() -> None:
     results = []
     with Simulators(dataset, settings=settings) as sims, tempfile.TemporaryDirectory(prefix="bench-lake-") as home:
         env = dict(os.environ, GRIDLAKE_HOME=home, GRIDLAKE_PII_SALT=os.environ.get("GRIDLAKE_PII_SALT", "bench"))
-        for conn_id, conn in sims.connections().items():
-            env[f"AIRFLOW_CONN_{conn_id.upper()}"] = conn if isinstance(conn, str) else json.dumps(conn)
+        env.update(sims.environment())
         for name in args.platforms or list(PLATFORMS):
             shutil.rmtree(Path(home) / "lake", ignore_errors=True)
             done = subprocess.run([sys.executable, __file__, _ONE, name], env=env, capture_output=True, text=True)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import signal
@@ -185,8 +184,7 @@ def _ingest(sims: Any, home: Path) -> None:
     Airflow connections in its environment."""
     env = dict(os.environ, GRIDLAKE_HOME=str(home))
     env.setdefault("GRIDLAKE_PII_SALT", "demo-salt-not-for-production")
-    for conn_id, conn in sims.connections().items():
-        env[f"AIRFLOW_CONN_{conn_id.upper()}"] = conn if isinstance(conn, str) else json.dumps(conn)
+    env.update(sims.environment())
     done = subprocess.run([sys.executable, "-m", "gridlake", "ingest", "all"], env=env, check=False)
     if done.returncode != 0:
         raise typer.Exit(done.returncode)

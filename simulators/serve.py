@@ -11,6 +11,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from gridlake.connections import env_var_name
 from simulators.clock import SimClock
 from simulators.dataset import Dataset
 from simulators.faults import Ambient, FaultPlan, SimControl
@@ -112,11 +113,12 @@ class Simulators:
             "statistics_drop": {"conn_type": "fs", "extra": {"path": str(self.dataset.drop_dir)}},
         }
 
+    def environment(self) -> dict[str, str]:
+        """The connections as the ``AIRFLOW_CONN_<ID>`` variables that carry them (DAGs, the CLI, tests, benches)."""
+        return {env_var_name(conn_id): conn if isinstance(conn, str) else json.dumps(conn, ensure_ascii=False)
+                for conn_id, conn in self.connections().items()}
+
     def exports(self) -> list[str]:
         """One ``export AIRFLOW_CONN_<ID>='...'`` line per connection, ready to paste into a shell."""
-        lines = []
-        for conn_id, conn in self.connections().items():
-            value = conn if isinstance(conn, str) else json.dumps(conn, ensure_ascii=False)
-            quoted = "'" + value.replace("'", "'\"'\"'") + "'"  # always single-quoted, safe to paste
-            lines.append(f"export AIRFLOW_CONN_{conn_id.upper()}={quoted}")
-        return lines
+        return [f"export {name}='" + value.replace("'", "'\"'\"'") + "'"  # always single-quoted, safe to paste
+                for name, value in self.environment().items()]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
@@ -16,8 +15,8 @@ from gridlake.settings import get_settings
 
 @pytest.fixture
 def home(served, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    for conn_id, conn in served.connections().items():
-        monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", conn if isinstance(conn, str) else json.dumps(conn))
+    for name, value in served.environment().items():
+        monkeypatch.setenv(name, value)
     monkeypatch.setenv("GRIDLAKE_HOME", str(tmp_path))
     monkeypatch.setenv("GRIDLAKE_PII_SALT", "cli-test-salt")
     get_settings.cache_clear()

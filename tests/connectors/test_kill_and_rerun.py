@@ -27,8 +27,7 @@ STAMPS = ("_batch_id", "_ingested_at")
 def env(served) -> dict[str, str]:
     """The environment of a load: the platforms' connections and the salt."""
     out = {key: value for key, value in os.environ.items() if not key.startswith(("AIRFLOW_CONN_", "GRIDLAKE_"))}
-    for conn_id, conn in served.connections().items():
-        out[f"AIRFLOW_CONN_{conn_id.upper()}"] = conn if isinstance(conn, str) else json.dumps(conn)
+    out.update(served.environment())
     out["GRIDLAKE_PII_SALT"] = "kill-test-salt"
     out["PYTHONPATH"] = str(ROOT)
     return out

@@ -43,8 +43,7 @@ def airflow(served, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         "GRIDLAKE_PII_SALT": "dag-test-salt",
         "PYTHONPATH": str(ROOT),
     })
-    for conn_id, conn in served.connections().items():
-        env[f"AIRFLOW_CONN_{conn_id.upper()}"] = conn if isinstance(conn, str) else json.dumps(conn)
+    env.update(served.environment())
     migrate = subprocess.run([str(Path(sys.executable).with_name("airflow")), "db", "migrate"], env=env,
                              capture_output=True, text=True, timeout=300)
     assert migrate.returncode == 0, migrate.stderr[-3000:]

@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -32,8 +31,8 @@ def lake_home(district, tmp_path_factory: pytest.TempPathFactory) -> Path:
     (orders and cases change in between: the raw zone holds several versions of many)."""
     home = tmp_path_factory.mktemp("dbt-home")
     with pytest.MonkeyPatch.context() as patch:
-        for conn_id, conn in district.connections().items():
-            patch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", conn if isinstance(conn, str) else json.dumps(conn))
+        for name, value in district.environment().items():
+            patch.setenv(name, value)
         patch.setenv("GRIDLAKE_PII_SALT", "dbt-test-salt")
         lake = Lake(home / "lake")
         for day in range(2):

@@ -40,8 +40,8 @@ def district(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
 
 def _ingest(district: Any, home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     with monkeypatch.context() as patch:
-        for conn_id, conn in district.connections().items():
-            patch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", conn if isinstance(conn, str) else json.dumps(conn))
+        for name, value in district.environment().items():
+            patch.setenv(name, value)
         patch.setenv("GRIDLAKE_PII_SALT", "rebuild-salt")
         lake = Lake(home / "lake")
         for platform in PLATFORMS.values():

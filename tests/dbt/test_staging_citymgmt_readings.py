@@ -14,7 +14,6 @@ incremental models (macros/citymgmt_readings.sql) checked three ways.
 
 from __future__ import annotations
 
-import json
 import math
 import shutil
 from collections import defaultdict
@@ -215,8 +214,8 @@ def staged_flags(connection: duckdb.DuckDBPyConnection, model: Model) -> dict[st
 
 def _ingest(district: Any, lake: Lake) -> None:
     with pytest.MonkeyPatch.context() as patch:
-        for conn_id, conn in district.connections().items():
-            patch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", conn if isinstance(conn, str) else json.dumps(conn))
+        for name, value in district.environment().items():
+            patch.setenv(name, value)
         patch.setenv("GRIDLAKE_PII_SALT", "dbt-test-salt")
         for job in JOBS:
             run_job(job, lake=lake)
