@@ -10,7 +10,11 @@ here, so that each platform's generator writes its own part of the same story:
 - repeat hotspots (屡治屡返): a (community, service) with orders a few days apart, each closed as resolved,
   and the matter coming back (hotline);
 - black-listed enterprises: a subject with a black-list record in force and penalties (credit platform) and
-  enforcement cases with fines against its uscc (enforcement platform).
+  enforcement cases with fines against its uscc (enforcement platform);
+- long-standing problems (老大难, kpis.md's ledger), planted only when the span covers three calendar months of at
+  least ``LONG_STANDING_MIN_DAYS`` days each (weeks of data cannot show one): a (community, service) that is a
+  repeat hotspot in each of those months (orders 5-9 days apart, each closed as resolved), or one that reaches
+  the district by two channels every month (hotline orders and grid cases an inspector files on the same matter).
 
 Planted identifiers use a reserved range (a ``9`` after the date part) that background records never use.
 """
@@ -25,9 +29,13 @@ import numpy as np
 
 from simulators.world import World, rng_for
 
-__all__ = ["BlacklistCase", "FumeChain", "FumeComplaint", "RepeatHotspot", "Scenario", "plan_scenario", "TZ"]
+__all__ = ["BlacklistCase", "FumeChain", "FumeComplaint", "LongStandingProblem", "RepeatHotspot", "Scenario",
+           "plan_scenario", "TZ"]
 
 TZ = ZoneInfo("Asia/Shanghai")
+# A calendar month counts towards a planted long-standing problem when the span covers this many of its days.
+LONG_STANDING_MIN_DAYS = 14
+LONG_STANDING_MONTHS = 3
 
 
 @dataclass(frozen=True)
@@ -84,6 +92,25 @@ class BlacklistCase:
     penalties_cny: tuple[float, ...]
 
 
+@dataclass(frozen=True)
+class LongStandingProblem:
+    """A (community, service) on the long-standing problem ledger by one rule (kpis.md).
+
+    ``rule`` is ``repeat_hotspot`` (a repeat hotspot in each of ``months``: hotline orders only) or ``channels``
+    (hotline orders and an inspector's grid cases on the matter in each of ``months``)."""
+
+    rule: str
+    community_code: str
+    street_code: str
+    service_code: str
+    group: str
+    months: tuple[date, ...]
+    request_ids: tuple[str, ...]
+    requested_at: tuple[datetime, ...]
+    grid_case_ids: tuple[str, ...] = ()
+    grid_reported_at: tuple[datetime, ...] = ()
+
+
 @dataclass
 class Scenario:
     start: datetime  # first instant of the span (local midnight)
@@ -91,10 +118,16 @@ class Scenario:
     fume_chains: list[FumeChain] = field(default_factory=list)
     hotspots: list[RepeatHotspot] = field(default_factory=list)
     blacklisted: list[BlacklistCase] = field(default_factory=list)
+    long_standing: list[LongStandingProblem] = field(default_factory=list)
 
     def planted_request_ids(self) -> set[str]:
         ids = {c.request_id for chain in self.fume_chains for c in chain.complaints}
+        ids |= {rid for problem in self.long_standing for rid in problem.request_ids}
         return ids | {rid for spot in self.hotspots for rid in spot.request_ids}
+
+    def planted_grid_case_ids(self) -> set[str]:
+        ids = {c.grid_case_id for chain in self.fume_chains for c in chain.complaints}
+        return ids | {case_id for problem in self.long_standing for case_id in problem.grid_case_ids}
 
     def to_truth(self) -> dict:
         """The scenario as the ground-truth file records it (JSON-ready)."""
@@ -113,6 +146,7 @@ class Scenario:
                             for chain in self.fume_chains],
             "repeat_hotspots": [encode(asdict(spot)) for spot in self.hotspots],
             "blacklisted_enterprises": [encode(asdict(case)) for case in self.blacklisted],
+            "long_standing_problems": [encode(asdict(problem)) for problem in self.long_standing],
         }
 
 
@@ -212,4 +246,75 @@ def plan_scenario(world: World, *, start: datetime, end: datetime) -> Scenario:
             enforcement_filed_at=tuple(filed),
             penalties_cny=tuple(float(rng.choice([5000, 20000, 50000, 100000])) for _ in filed),
         ))
+
+    taken = {spot.community_code for spot in scenario.hotspots} | {chain.community_code
+                                                                   for chain in scenario.fume_chains}
+    scenario.long_standing = _long_standing(world, days, taken, hotspot_services, request_id)
     return scenario
+
+
+def _long_standing_months(days: list[date]) -> list[date]:
+    """The last LONG_STANDING_MONTHS calendar months the span covers for LONG_STANDING_MIN_DAYS days or more, if
+    they follow one another; else none."""
+    covered: dict[date, int] = {}
+    for day in days:
+        covered[day.replace(day=1)] = covered.get(day.replace(day=1), 0) + 1
+    months = [month for month, count in sorted(covered.items()) if count >= LONG_STANDING_MIN_DAYS]
+    months = months[-LONG_STANDING_MONTHS:]
+    if len(months) < LONG_STANDING_MONTHS:
+        return []
+    index = [month.year * 12 + month.month for month in months]
+    return months if index[-1] - index[0] == LONG_STANDING_MONTHS - 1 else []
+
+
+def _long_standing(world: World, days: list[date], taken: set[str], services: list, request_id) -> list[
+        LongStandingProblem]:
+    """Long-standing problems, half by each rule, in communities no other pattern uses (a random stream of their
+    own: the other patterns stay as they are whatever the span)."""
+    months = _long_standing_months(days)
+    if not months:
+        return []
+    rng = rng_for(world.seed, "scenario.long_standing")
+    free = [k for k, code in enumerate(world.community_codes.tolist()) if code not in taken]
+    n_problems = min(_count(8, world.scale, 4), len(free))
+    picks = rng.choice(free, size=n_problems, replace=False)
+    span = [day for day in days if day.replace(day=1) >= months[0]]
+    problems = []
+    for number, community in enumerate(picks):
+        service = services[int(rng.integers(0, len(services)))]
+        rule = "repeat_hotspot" if number % 2 == 0 else "channels"
+        if rule == "repeat_hotspot":
+            # every 5-9 days from the first covered day of the first month: in each month an order comes with two
+            # more in the 30 days before it
+            offsets = [int(rng.integers(0, 3))]
+            while offsets[-1] + 9 < len(span):
+                offsets.append(offsets[-1] + int(rng.integers(5, 10)))
+            moments = [_daytime(span[k], rng) for k in offsets]
+            inspected: list[datetime] = []
+        else:
+            # one or two orders and one or two inspections in each month, on different days
+            moments, inspected = [], []
+            for month in months:
+                in_month = [k for k, day in enumerate(span) if day.replace(day=1) == month]
+                chosen = sorted(rng.choice(in_month, size=int(rng.integers(2, 5)), replace=False).tolist())
+                split = int(rng.integers(1, len(chosen)))
+                moments += [_daytime(span[k], rng) for k in chosen[:split]]
+                inspected += [_daytime(span[k], rng) for k in chosen[split:]]
+        problems.append(LongStandingProblem(
+            rule=rule,
+            community_code=str(world.community_codes[community]),
+            street_code=str(world.community_street[community]),
+            service_code=service.service_code,
+            group=service.group,
+            months=tuple(months),
+            request_ids=tuple(request_id(m) for m in moments),
+            requested_at=tuple(moments),
+            grid_case_ids=tuple(f"GC{request_id(m)}" for m in inspected),
+            grid_reported_at=tuple(inspected),
+        ))
+    return problems
+
+
+def _daytime(day: date, rng: np.random.Generator) -> datetime:
+    return datetime.combine(day, time(0), TZ) + timedelta(minutes=int(rng.integers(8 * 60, 20 * 60)),
+                                                          seconds=int(rng.integers(0, 60)))

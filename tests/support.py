@@ -25,12 +25,14 @@ TEST_DAYS = 10
 TEST_END = date(2026, 11, 20)
 
 
-def generate_dataset(tmp_path_factory: pytest.TempPathFactory, name: str) -> Dataset:
-    """A whole dataset of the five platforms at the test settings, generated with the orchestrator."""
+def generate_dataset(tmp_path_factory: pytest.TempPathFactory, name: str, *, scale: float = TEST_SCALE,
+                     days: int = TEST_DAYS) -> Dataset:
+    """A whole dataset of the five platforms at the test settings (or another scale and span ending on the same
+    day), generated with the orchestrator."""
     from simulators.generate import generate
 
     dataset = Dataset(tmp_path_factory.mktemp(name) / "sim" / "test")
-    generate(dataset, seed=TEST_SEED, scale=TEST_SCALE, days=TEST_DAYS, end=TEST_END, log=lambda _: None)
+    generate(dataset, seed=TEST_SEED, scale=scale, days=days, end=TEST_END, log=lambda _: None)
     return dataset
 
 

@@ -17,6 +17,29 @@
 {%- endmacro %}
 
 
+{#- The channel a matter reached the district by (the ledger's channel rule counts these): an event filed from
+    another channel's report is that report's channel, not a channel of its own - a grid case the hotline
+    dispatched (origin hotline) is the caller's, a case a sensor alarm raised (origin sensor) the sensor's, an
+    enforcement case the hotline or the grid referred (origin hotline; grid_direct, grid_redispatch) the
+    referring report's (`referring_grid_channel`: the report channel of the grid case it names, when it names
+    one). Only a report that arrives on its own adds a channel: an order, an inspector's or camera's grid case,
+    an enforcement team's patrol, a tip-off or a superior's assignment, a sensor exceedance. Otherwise every
+    call the grid files as a case, and every case it refers to enforcement, would make two channels alone. -#}
+{% macro ledger_report_channel(event_kind, origin, referring_grid_channel) -%}
+    case
+        when {{ event_kind }} = 'hotline_order' then 'hotline'
+        when {{ event_kind }} = 'sensor_exceedance' then 'sensor'
+        when {{ event_kind }} = 'grid_case' and {{ origin }} = 'hotline' then 'hotline'
+        when {{ event_kind }} = 'grid_case' and {{ origin }} = 'sensor' then 'sensor'
+        when {{ event_kind }} = 'grid_case' then 'grid'
+        when {{ event_kind }} = 'enforcement_case' and {{ origin }} = 'hotline' then 'hotline'
+        when {{ event_kind }} = 'enforcement_case' and {{ origin }} in ('grid_direct', 'grid_redispatch')
+            then coalesce({{ referring_grid_channel }}, 'grid')
+        when {{ event_kind }} = 'enforcement_case' then 'enforcement'
+    end
+{%- endmacro %}
+
+
 {#- The district department each business domain belongs to (kpis.md: "the department that the matter's domain
     belongs to"), seed-free, by the hotline's department codes as the platform serves them in its dispatches
     (unit_type department): the department the district dispatches that domain's matters to.

@@ -297,6 +297,36 @@ def cases_day(
                 "restaurant_id": chain.restaurant_id,
                 "reported_at": complaint.grid_reported_at.isoformat(),
             }
+    # The scenario's long-standing problems: an inspector finds the matter again, month after month.
+    for problem in run.ctx.scenario.long_standing:
+        service = world.service_by_code[problem.service_code]
+        kind, category = _GROUP_CATEGORY[problem.group]
+        for case_id, at in zip(problem.grid_case_ids, problem.grid_reported_at):
+            reported_us = int(at.timestamp()) * SECOND
+            if (reported_us - run.start_us) // DAY != day:
+                continue
+            g = int(rng.choice(np.flatnonzero(masters.grid_community == problem.community_code)))
+            cases.append(
+                _Case(
+                    case_id=case_id,
+                    origin="inspector",
+                    hotline_request_id=None,
+                    kind=kind,
+                    category=category,
+                    subcategory=service.service_name,
+                    matter_code=service.matter_code,
+                    description=f"{_COLLECT_NOTES['inspector']}：{community_name[problem.community_code]}"
+                                f"{masters.grid_codes[g][-3:]}号网格{service.service_name}",
+                    street_code=problem.street_code,
+                    community_code=problem.community_code,
+                    grid_code=str(masters.grid_codes[g]),
+                    lat=round(float(masters.grid_lat[g] + rng.uniform(-0.0008, 0.0008)), 6),
+                    lon=round(float(masters.grid_lon[g] + rng.uniform(-0.0008, 0.0008)), 6),
+                    reported=reported_us,
+                    unit=problem.street_code if service.handler == "street" else service.handler,
+                    planted=True,
+                )
+            )
     _emit(run, loader, rng, cases, day=day, rates=rates, out=out)
 
 

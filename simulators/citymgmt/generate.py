@@ -8,8 +8,10 @@ run on to ``ctx.horizon``. What is visible at ``ctx.end`` is in the platform tab
 
 Planted (scenario): every fume chain complaint is a grid case with its fixed id (origin hotline, category
 餐饮油烟) and the chain restaurant's fume sensor exceeds 1.0 mg/m3 on the complaint evenings, and on no other
-reading. Hotline orders (``ctx.shared["hotline_orders"]``, when the hotline was generated first) become
-hotline-origin cases for a share of the orders whose service group has a domain.
+reading. A planted long-standing problem's inspections are grid cases with their fixed ids (origin inspector,
+the category the grid files the service's orders under, the service's name). Hotline orders
+(``ctx.shared["hotline_orders"]``, when the hotline was generated first) become hotline-origin cases for a share
+of the orders whose service group has a domain.
 
 Exceedances (reference.md's thresholds, ``settings.thresholds``) exist every day at any scale, from clean
 readings: dust episodes past the severe load, restaurants besides the chains over the fume limit, a high

@@ -389,7 +389,7 @@ def _background_cases(
     origins = rng.choice(origin_names, size=n, p=list(ORIGINS.values()))
 
     planted_orders = ctx.scenario.planted_request_ids()
-    planted_grid = {c.grid_case_id for chain in ctx.scenario.fume_chains for c in chain.complaints}
+    planted_grid = ctx.scenario.planted_grid_case_ids()
     grid_rows = _source_rows(ctx, "grid_cases", "reported_at", exclude_ids=planted_grid, id_column="case_id")
     grid_rows = [row for row in grid_rows if row["hotline_request_id"] not in planted_orders]
     from_grid = {row["hotline_request_id"] for row in grid_rows if row["hotline_request_id"]}

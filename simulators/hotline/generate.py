@@ -3,8 +3,9 @@
 Volume: about ``DAILY_ORDERS`` orders a day at scale 1.0, Poisson per (day, service) with the weekday and the
 service's seasonal multiplier; hour by the service's diurnal profile, community by the world's weights, a unit
 grid of that community and a point near its centroid. The scenario's planted orders (repeat hotspots, fume
-complaints) are added with exactly their ids, times and places. Background ids are the local date and 8 digits
-in 10000000-89999999 (the ``9`` range is the scenario's), increasing with the received time within a day.
+complaints, long-standing problems) are added with exactly their ids, times and places. Background ids are the
+local date and 8 digits in 10000000-89999999 (the ``9`` range is the scenario's), increasing with the received
+time within a day.
 
 Lifecycle, one version per step (visible from the step time, served ``updated_datetime`` = the step time):
 received (open) → dispatched to the street office of the place or the service's unit → accepted, or (about
@@ -124,7 +125,7 @@ class _Orders:
     """The orders as columns (numpy arrays of one length), background and planted alike."""
 
     request_id: np.ndarray  # str
-    planted: np.ndarray  # 0 background, 1 repeat hotspot, 2 fume complaint
+    planted: np.ndarray  # 0 background, 1 repeat hotspot, 2 fume complaint, 3 other long-standing problem
     requested: np.ndarray  # epoch seconds
     service: np.ndarray  # index into world.services
     community: np.ndarray  # index into world.community_codes
@@ -228,7 +229,8 @@ def _background(ctx: GenContext, rng: np.random.Generator, grids: _GridIndex) ->
 
 
 def _planted(ctx: GenContext, rng: np.random.Generator, grids: _GridIndex) -> _Orders:
-    """The scenario's orders: repeat hotspots and fume complaints, with exactly their ids and places."""
+    """The scenario's orders: repeat hotspots, long-standing problems and fume complaints, with exactly their ids
+    and places."""
     world = ctx.world
     service_index = {s.service_code: k for k, s in enumerate(world.services)}
     community_index = {code: k for k, code in enumerate(world.community_codes.tolist())}
@@ -239,6 +241,12 @@ def _planted(ctx: GenContext, rng: np.random.Generator, grids: _GridIndex) -> _O
                          "service": service_index[spot.service_code],
                          "community": community_index[spot.community_code], "uscc": None,
                          "restaurant": None})
+    for problem in ctx.scenario.long_standing:
+        # a long-standing repeat hotspot is closed as resolved each time, as a repeat hotspot is
+        for request_id, at in zip(problem.request_ids, problem.requested_at):
+            rows.append({"request_id": request_id, "planted": 1 if problem.rule == "repeat_hotspot" else 3,
+                         "requested": int(at.timestamp()), "service": service_index[problem.service_code],
+                         "community": community_index[problem.community_code], "uscc": None, "restaurant": None})
     for chain in ctx.scenario.fume_chains:
         community = community_index[chain.community_code]
         for complaint in chain.complaints:

@@ -25,23 +25,38 @@ def district(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     yield from serve_dataset(generate_dataset(tmp_path_factory, "dbt"))
 
 
-@pytest.fixture(scope="session")
-def lake_home(district, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A GRIDLAKE_HOME whose lake holds two incremental loads of every platform of ``district``, a day apart
+def ingest(district: Any, home: Path, *, loads: int) -> Path:
+    """Fill ``home``'s lake from a served district with ``loads`` incremental loads of every platform, a day apart
     (orders and cases change in between: the raw zone holds several versions of many)."""
-    home = tmp_path_factory.mktemp("dbt-home")
     with pytest.MonkeyPatch.context() as patch:
         for name, value in district.environment().items():
             patch.setenv(name, value)
         patch.setenv("GRIDLAKE_PII_SALT", "dbt-test-salt")
         lake = Lake(home / "lake")
-        for day in range(2):
-            if day:
+        for load in range(loads):
+            if load:
                 district.clock.advance(timedelta(days=1))
             for platform in PLATFORMS.values():
                 for job in platform.jobs:
                     run_job(job, lake=lake)
     return home
+
+
+def build(settings: Settings) -> duckdb.DuckDBPyConnection:
+    """``dbt build`` on ``settings.home``'s lake; a read-only connection to the warehouse it made."""
+    from gridlake.transform import paths, run_dbt
+
+    run_dbt(["build"], settings=settings)
+    get_settings.cache_clear()
+    connection = duckdb.connect(str(paths(settings).warehouse), read_only=True)
+    connection.execute("set TimeZone = 'Asia/Shanghai'")
+    return connection
+
+
+@pytest.fixture(scope="session")
+def lake_home(district, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A GRIDLAKE_HOME whose lake holds two loads of every platform of ``district``, a day apart."""
+    return ingest(district, tmp_path_factory.mktemp("dbt-home"), loads=2)
 
 
 @pytest.fixture(scope="session")
@@ -52,12 +67,7 @@ def settings(lake_home: Path) -> Settings:
 @pytest.fixture(scope="session")
 def built(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
     """``dbt build`` on the lake; a read-only connection to the warehouse it made."""
-    from gridlake.transform import paths, run_dbt
-
-    run_dbt(["build"], settings=settings)
-    get_settings.cache_clear()
-    connection = duckdb.connect(str(paths(settings).warehouse), read_only=True)
-    connection.execute("set TimeZone = 'Asia/Shanghai'")
+    connection = build(settings)
     yield connection
     connection.close()
 

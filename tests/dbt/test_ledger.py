@@ -10,30 +10,32 @@ restaurant is a frontage enterprise of its community's cooking-fume chain. And n
 
 from __future__ import annotations
 
-import csv
 import math
 import re
 from collections import defaultdict
 from collections.abc import Iterable
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import duckdb
 import pytest
 
-from gridlake.settings import Settings, repo_root
+from gridlake.settings import Settings
+from tests.dbt.ledger_rules import (
+    BEIJING,
+    expected_ledger,
+    ledger_events,
+    month_index,
+    rows,
+    seed,
+)
 
-BEIJING = ZoneInfo("Asia/Shanghai")
-SEEDS = repo_root() / "dbt_project" / "seeds"
-METRES_PER_DEGREE = 6371008.8 * math.pi / 180
-CHANNELS = {"hotline_order": "hotline", "grid_case": "grid", "enforcement_case": "enforcement",
-            "sensor_exceedance": "sensor"}
 # macros/ledger_rules.sql: the department of each domain, and how recent a recent exceedance is
 DEPARTMENTS = {"road_dust": "D04", "cooking_fume": "D03", "garbage_sorting": "D01", "sanitation_vehicle": "D01",
                "personnel": "D01", "enforcement": "D02", "grid_supervision": "D01", "static_traffic": "D06",
                "heavy_diesel": "D03"}
 RECENT = timedelta(days=30)
+METRES_PER_DEGREE = 6371008.8 * math.pi / 180
 # words of column names that would carry a person or a point (city_events' rule)
 PERSONAL = {"lat", "lon", "latitude", "longitude", "point", "address", "description", "text", "phone", "complainant",
             "citizen", "person", "worker", "plate", "vin", "hash", "id_number", "idcard"}
@@ -43,68 +45,9 @@ ID_NUMBER = re.compile(r"(?<![0-9A-Z])\d{6}(?:19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1
                        r"(?![0-9A-Z])")
 
 
-def _rows(built: duckdb.DuckDBPyConnection, sql: str) -> list[dict[str, Any]]:
-    cursor = built.execute(sql)
-    names = [column[0] for column in cursor.description]
-    return [dict(zip(names, values)) for values in cursor.fetchall()]
-
-
-def _seed(name: str) -> list[dict[str, str]]:
-    with (SEEDS / f"{name}.csv").open(encoding="utf-8") as handle:
-        return list(csv.DictReader(handle))
-
-
-def _month(moment: datetime) -> date:
-    return moment.astimezone(BEIJING).date().replace(day=1)
-
-
-def _months_back(month: date, count: int) -> date:
-    index = month.year * 12 + month.month - 1 - count
-    return date(index // 12, index % 12 + 1, 1)
-
-
-def _month_index(month: date, current: date) -> int:
-    return (current.year - month.year) * 12 + current.month - month.month
-
-
-def _last_day(month: date) -> date:
-    return _months_back(month, -1) - timedelta(days=1)
-
-
 @pytest.fixture(scope="module")
 def events(built: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
-    """The events of the four channels, each with kpis.md's channel, its service group (an order's own, the others'
-    through their domain in the seed service_groups), its point (a fume episode's restaurant's) and enterprise."""
-    groups = {row["service_group"]: row["domain_code"] or None for row in _seed("service_groups")}
-    by_domain: dict[str, list[str]] = defaultdict(list)
-    for group, domain in groups.items():
-        if domain:
-            by_domain[domain].append(group)
-    domain_group = {domain: names[0] for domain, names in by_domain.items() if len(names) == 1}
-    rows = _rows(built, """
-        select events.*, links.best_linked_uscc,
-            coalesce(own.lat, restaurant.lat) as lat, coalesce(own.lon, restaurant.lon) as lon
-        from intermediate.int_events_unified as events
-        left join intermediate.int_event_links_listed as links on links.event_id = events.event_id
-        left join intermediate.int_places_located as own
-            on own.event_kind = events.event_kind and own.event_id = events.source_id
-        left join intermediate.int_places_located as restaurant
-            on events.matter_code = 'fume' and restaurant.event_kind = 'restaurant'
-            and restaurant.event_id = events.register_place_id
-        where events.event_kind in ('hotline_order', 'grid_case', 'enforcement_case', 'sensor_exceedance')""")
-    out = []
-    for row in rows:
-        if row["event_kind"] == "hotline_order":
-            group = row["matter_category"] if row["matter_category"] in groups else None
-        else:
-            group = domain_group.get(row["domain_code"])
-        out.append(row | {
-            "channel": CHANNELS[row["event_kind"]], "group": group, "month": _month(row["occurred_at"]),
-            "uscc": row["carried_uscc"] or row["best_linked_uscc"], "is_open": row["status_group"] == "open",
-            "counted": row["status_group"] != "cancelled" and row["community_code"] is not None and group is not None,
-        })
-    assert len(out) > 500
-    return out
+    return ledger_events(built)
 
 
 @pytest.fixture(scope="module")
@@ -115,91 +58,15 @@ def now(events: list[dict[str, Any]]) -> datetime:
 # --- the ledger -------------------------------------------------------------------------------------------------
 
 
-def _window(months: list[int], has: dict[int, bool], complete: dict[int, bool]) -> bool | None:
-    """A run of months: met when every one has what the rule asks, ruled out when a wholly covered one lacks it."""
-    if all(has[i] for i in months):
-        return True
-    if any(complete[i] and not has[i] for i in months):
-        return False
-    return None
-
-
-def _expected_ledger(events: list[dict[str, Any]], hotspots: set[tuple[str, str, date]],
-                     settings: Settings) -> dict[str, dict[str, Any]]:
-    repeats = settings.repeats
-    lookback, hot_needed = repeats.ledger_lookback_months, repeats.ledger_hotspot_months
-    run, min_channels = repeats.ledger_channel_months, repeats.ledger_min_channels
-    first = min(e["occurred_at"].astimezone(BEIJING).date() for e in events)
-    last = max(e["occurred_at"].astimezone(BEIJING).date() for e in events)
-    current = last.replace(day=1)
-    evaluated = range(max(lookback, run + 1))
-    month_of = {i: _months_back(current, i) for i in evaluated}
-    observed = {i: month_of[i] <= last and _last_day(month_of[i]) >= first for i in evaluated}
-    complete = {i: month_of[i] >= first and _last_day(month_of[i]) <= last for i in evaluated}
-    channels: dict[tuple[str, str], dict[date, set[str]]] = defaultdict(lambda: defaultdict(set))
-    for event in events:
-        if event["counted"]:
-            channels[(event["community_code"], event["group"])][event["month"]].add(event["channel"])
-    pairs = set(channels) | {(community, group) for community, group, _ in hotspots}
-    expected: dict[str, dict[str, Any]] = {}
-    for community, group in pairs:
-        hot = {i: (community, group, month_of[i]) in hotspots for i in evaluated}
-        enough = {i: len(channels.get((community, group), {}).get(month_of[i], ())) >= min_channels for i in evaluated}
-        if not any(hot[i] or enough[i] for i in evaluated):
-            continue
-        in_lookback = range(lookback)
-        hot_months = sum(hot[i] for i in in_lookback)
-        possible = sum(1 for i in in_lookback if not (complete[i] and not hot[i]))
-        hotspot_rule = True if hot_months >= hot_needed else (False if possible < hot_needed else None)
-        now_run = _window(list(range(run)), enough, complete)
-        before_run = _window(list(range(1, run + 1)), enough, complete)
-        if now_run or (not complete[0] and before_run):
-            channel_rule: bool | None = True
-        elif now_run is False and (complete[0] or before_run is False):
-            channel_rule = False
-        else:
-            channel_rule = None
-        start = 1 if not complete[0] and not enough[0] else 0
-        streak = 0
-        while start + streak in enough and enough[start + streak]:
-            streak += 1
-        listed = sorted((e for e in events if e["counted"] and (e["community_code"], e["group"]) == (community, group)
-                         and _month_index(e["month"], current) < lookback),
-                        key=lambda e: (e["occurred_at"], e["source_id"]))
-        expected[f"{community}|{group}"] = {
-            "period_month": current, "lookback_from_month": _months_back(current, lookback - 1),
-            "months_observed": sum(observed[i] for i in in_lookback),
-            "months_complete": sum(complete[i] for i in in_lookback),
-            "hotspot_months": hot_months,
-            "repeat_hotspot_months": sorted(month_of[i] for i in in_lookback if hot[i]),
-            "is_hotspot_rule_met": hotspot_rule,
-            "channel_months": sorted(month_of[i] for i in in_lookback if enough[i]),
-            "channel_streak_months": streak,
-            "is_channel_rule_met": channel_rule,
-            "is_ledger_entry": bool(hotspot_rule) or bool(channel_rule),
-            "ledger_status": "entry" if hotspot_rule or channel_rule else (
-                "undecided" if hotspot_rule is None or channel_rule is None else "not_entry"),
-            "request_ids": [e["source_id"] for e in listed if e["channel"] == "hotline"],
-            "grid_case_ids": [e["source_id"] for e in listed if e["channel"] == "grid"],
-            "enforcement_case_ids": [e["source_id"] for e in listed if e["channel"] == "enforcement"],
-            "exceedance_ids": [e["source_id"] for e in listed if e["channel"] == "sensor"],
-            "open_events": sum(1 for e in listed if e["is_open"]),
-            "units_involved": sorted({f"{e['responsible_unit_type']}:{e['responsible_unit_code']}" for e in listed
-                                      if e["responsible_unit_code"] is not None}),
-            "enterprise_usccs": sorted({e["uscc"] for e in listed if e["uscc"] is not None}),
-        }
-    return expected
-
-
 @pytest.fixture(scope="module")
 def ledger(built: duckdb.DuckDBPyConnection) -> dict[str, dict[str, Any]]:
-    return {row["ledger_key"]: row for row in _rows(built, "select * from marts.problem_ledger")}
+    return {row["ledger_key"]: row for row in rows(built, "select * from marts.problem_ledger")}
 
 
 def test_the_ledger_equals_a_recomputation_of_its_rules(built, ledger, events, settings: Settings) -> None:
-    hotspots = {(row["community_code"], row["service_group"], row["period_month"]) for row in _rows(
+    hotspots = {(row["community_code"], row["service_group"], row["period_month"]) for row in rows(
         built, "select * from marts.hotspots_monthly where hotspot_kind = 'repeat_hotspot'")}
-    expected = _expected_ledger(events, hotspots, settings)
+    expected = expected_ledger(events, hotspots, settings)
     assert expected, "no pair is on its way to the ledger: nothing to compare"
     assert ledger.keys() == expected.keys()
     for key, values in expected.items():
@@ -233,8 +100,8 @@ def _frontage(built: duckdb.DuckDBPyConnection, chain_events: list[dict[str, Any
     def metres(lat: float, lon: float) -> tuple[float, float]:
         return lon * METRES_PER_DEGREE * cos, lat * METRES_PER_DEGREE
 
-    domain_group = {row["domain_code"]: row["service_group"] for row in _seed("service_groups") if row["domain_code"]}
-    sensors = _rows(built, """
+    domain_group = {row["domain_code"]: row["service_group"] for row in seed("service_groups") if row["domain_code"]}
+    sensors = rows(built, """
         select sensors.uscc, sensors.domain_code, places.lat, places.lon
         from intermediate.int_sensor_places_resolved as sensors
         left join intermediate.int_places_located as places
@@ -265,9 +132,9 @@ def _expected_chain(built: duckdb.DuckDBPyConnection, events: list[dict[str, Any
     lookback = settings.repeats.ledger_lookback_months
     current = now.astimezone(BEIJING).date().replace(day=1)
     chain_events = [e for e in events
-                    if e["counted"] and (_month_index(e["month"], current) < lookback or e["is_open"])]
+                    if e["counted"] and (month_index(e["month"], current) < lookback or e["is_open"])]
     street_of = {row["community_code"]: row["street_code"] for row in _seed_communities(built)}
-    domain_of = {row["service_group"]: row["domain_code"] or None for row in _seed("service_groups")}
+    domain_of = {row["service_group"]: row["domain_code"] or None for row in seed("service_groups")}
     teams: dict[str, set[str]] = defaultdict(set)
     for e in events:
         if e["channel"] == "enforcement" and e["responsible_unit_type"] == "enforcement_team" and e["street_code"]:
@@ -317,12 +184,12 @@ def _expected_chain(built: duckdb.DuckDBPyConnection, events: list[dict[str, Any
 
 
 def _seed_communities(built: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
-    return _rows(built, "select community_code, street_code from reference.dongcheng_communities")
+    return rows(built, "select community_code, street_code from reference.dongcheng_communities")
 
 
 @pytest.fixture(scope="module")
 def chain(built: duckdb.DuckDBPyConnection) -> dict[str, dict[str, Any]]:
-    return {row["chain_party_key"]: row for row in _rows(built, "select * from marts.responsibility_chain")}
+    return {row["chain_party_key"]: row for row in rows(built, "select * from marts.responsibility_chain")}
 
 
 def test_the_chain_equals_a_recomputation_of_its_parties_and_open_work(built, chain, events, now,
@@ -336,7 +203,7 @@ def test_the_chain_equals_a_recomputation_of_its_parties_and_open_work(built, ch
     # the open work is not trivial: every kind of it is held somewhere
     for column in ("open_orders", "open_grid_cases", "open_enforcement_cases", "recent_exceedances"):
         assert sum(row[column] or 0 for row in chain.values()) > 0, column
-    names = {row["uscc"]: row["enterprise_name"] for row in _rows(
+    names = {row["uscc"]: row["enterprise_name"] for row in rows(
         built, "select uscc, enterprise_name from intermediate.int_enterprises_resolved")}
     for row in chain.values():
         if row["party_role"] == "frontage_enterprise":
@@ -373,11 +240,11 @@ def _strings(values: Iterable[Any]) -> set[str]:
 def test_no_personal_data(built: duckdb.DuckDBPyConnection, mart: str) -> None:
     """No column that could carry a person or a point; no phone or ID number, and none of the complainants' hashes,
     the citizens' words or the enforcement teams' texts among the values."""
-    rows = _rows(built, f"select * from marts.{mart}")
-    assert rows
-    columns = list(rows[0])
+    served = rows(built, f"select * from marts.{mart}")
+    assert served
+    columns = list(served[0])
     assert [c for c in columns if PERSONAL & set(c.split("_")) or any(w in c for w in PERSONAL if "_" in w)] == []
-    values = _strings(value for row in rows for value in row.values())
+    values = _strings(value for row in served for value in row.values())
     assert [v for v in values if PHONE.search(v) or ID_NUMBER.search(v)] == []
     secrets = {value for (value,) in built.execute(
         "select complainant_phone_hash from staging.stg_hotline__requests where complainant_phone_hash is not null "

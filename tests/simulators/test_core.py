@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pyarrow as pa
@@ -60,6 +60,43 @@ def test_planted_ids_are_in_the_reserved_range_and_inside_the_span() -> None:
         assert len(spot.request_ids) >= 3
         assert (spot.requested_at[-1] - spot.requested_at[0]) <= timedelta(days=30)
     json.dumps(scenario.to_truth())  # the truth file can be written
+
+
+def test_long_standing_problems_are_planted_over_three_whole_enough_months_only() -> None:
+    world = build_world(seed=5, scale=0.05)
+    end = datetime(2026, 11, 20, tzinfo=TZ)
+    weeks = plan_scenario(world, start=end - timedelta(days=14), end=end)
+    assert weeks.long_standing == []
+    # 25 August - 4 November: only September and October have two weeks in the span
+    short = plan_scenario(world, start=datetime(2026, 8, 25, tzinfo=TZ), end=datetime(2026, 11, 5, tzinfo=TZ))
+    assert short.long_standing == []
+    start = end - timedelta(days=92)
+    months = plan_scenario(world, start=start, end=end)
+    problems = months.long_standing
+    assert {problem.rule for problem in problems} == {"repeat_hotspot", "channels"}
+    others = {spot.community_code for spot in months.hotspots} | {c.community_code for c in months.fume_chains}
+    assert len({problem.community_code for problem in problems}) == len(problems)
+    assert not {problem.community_code for problem in problems} & others
+    assert months.hotspots == plan_scenario(world, start=start, end=end).hotspots  # deterministic
+    for problem in problems:
+        assert problem.months == (date(2026, 9, 1), date(2026, 10, 1), date(2026, 11, 1))
+        assert all(start <= at < end for at in problem.requested_at + problem.grid_reported_at)
+        assert set(problem.request_ids) <= months.planted_request_ids()
+        assert set(problem.grid_case_ids) <= months.planted_grid_case_ids()
+        by_month = {month: [at for at in problem.requested_at if at.date().replace(day=1) == month]
+                    for month in problem.months}
+        if problem.rule == "repeat_hotspot":
+            # every month has an order with two more in the 30 days before it, each 5 to 9 days after the last
+            assert all(any(sum(1 for other in problem.requested_at if timedelta(0) < at - other <= timedelta(days=30))
+                           >= 2 for at in orders) for orders in by_month.values()), problem
+            gaps = [b - a for a, b in zip(problem.requested_at, problem.requested_at[1:])]
+            assert all(timedelta(days=4) < gap < timedelta(days=10) for gap in gaps), problem
+            assert problem.grid_case_ids == ()
+        else:
+            # an order and an inspection in every month
+            inspected = {at.date().replace(day=1) for at in problem.grid_reported_at}
+            assert all(by_month.values()) and inspected == set(problem.months), problem
+    json.dumps(months.to_truth())
 
 
 def test_the_clock_moves_forward_only_persists_and_tells_listeners(tmp_path: Path) -> None:

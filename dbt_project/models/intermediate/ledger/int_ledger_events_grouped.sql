@@ -1,6 +1,7 @@
 -- The events of the ledger's four channels (kpis.md: hotline, grid case, enforcement, sensor exceedance), one row
 -- each, from the unified events (int_events_unified), put in a hotline service group so that all channels meet
--- on one (community, service group):
+-- on one (community, service group), with its own channel (the kind's) and the channel the matter reached the
+-- district by (report_channel, macros/ledger_rules.sql: a grid case the hotline dispatched is the caller's):
 --   hotline_order      its own service group (the service list's);
 --   grid_case, enforcement_case, sensor_exceedance
 --                      the service group of its domain (seed service_groups: each domain but personnel has
@@ -17,6 +18,18 @@ with events as (
 
     select * from {{ ref('int_events_unified') }}
     where {{ ledger_channel('event_kind') }} is not null
+
+),
+
+referrals as (
+
+    -- the grid case an enforcement case names (int_link_events_unified: the ids the platforms carry)
+    select link_events.event_id, grid_cases.origin as grid_origin
+    from {{ ref('int_link_events_unified') }} as link_events
+    inner join {{ ref('int_events_unified') }} as grid_cases
+        on grid_cases.event_kind = 'grid_case'
+        and grid_cases.source_id = link_events.carried_grid_case_id
+    where link_events.event_kind = 'enforcement_case'
 
 ),
 
@@ -56,6 +69,11 @@ grouped as (
         events.event_id,
         events.event_kind,
         {{ ledger_channel('events.event_kind') }} as channel,
+        {{ ledger_report_channel(
+            'events.event_kind', 'events.origin',
+            ledger_report_channel("'grid_case'", 'referrals.grid_origin', 'null')
+        ) }} as report_channel,
+        events.origin,
         events.source_id,
         events.domain_code,
         case
@@ -92,6 +110,9 @@ grouped as (
         on order_group.service_group = events.matter_category
     left join domain_groups as domain_group
         on domain_group.domain_code = events.domain_code
+    left join referrals
+        on events.event_kind = 'enforcement_case'
+        and referrals.event_id = events.source_id
     left join event_links
         on event_links.event_id = events.event_id
     left join places as event_places

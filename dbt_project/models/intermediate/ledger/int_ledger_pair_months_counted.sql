@@ -3,7 +3,10 @@
 -- read (kpis.md):
 --   is_repeat_hotspot  an order received in the month makes the pair a repeat hotspot (屡治屡返): an anchor of
 --                      int_hotspot_orders_windowed, exactly as hotspots_monthly lists its repeat hotspots;
---   channel_count      the channels (hotline, grid, enforcement, sensor) with a counted event in the month.
+--   channel_count      the channels (hotline, grid, enforcement, sensor) the month's counted events reached the
+--                      district by (report_channel: a grid case the hotline dispatched is the caller's, an
+--                      enforcement case the grid referred is the grid's - macros/ledger_rules.sql);
+--   orders ... exceedances  the month's counted events per kind.
 with events as (
 
     select * from {{ ref('int_ledger_events_grouped') }}
@@ -32,8 +35,8 @@ event_months as (
         count(*) filter (where channel = 'grid') as grid_cases,
         count(*) filter (where channel = 'enforcement') as enforcement_cases,
         count(*) filter (where channel = 'sensor') as exceedances,
-        count(distinct channel) as channel_count,
-        list(distinct channel order by channel) as channels
+        count(distinct report_channel) as channel_count,
+        list(distinct report_channel order by report_channel) as channels
     from events
     group by community_code, service_group, period_month
 

@@ -4,7 +4,9 @@
 --   repeat_hotspot  a repeat hotspot (屡治屡返) in var('ledger_hotspot_months') or more of the last
 --                   var('ledger_lookback_months') months, the current month included (month to date);
 --   channels        events from var('ledger_min_channels') or more channels (hotline, grid case, enforcement,
---                   sensor exceedance) in every one of var('ledger_channel_months') consecutive months ending with
+--                   sensor exceedance; an event counts in the channel its matter reached the district by, so a
+--                   call the grid filed as a case is one channel, not two: macros/ledger_rules.sql)
+--                   in every one of var('ledger_channel_months') consecutive months ending with
 --                   the current month - or, while the current month is incomplete, ending with the previous one
 --                   (a problem of long standing does not leave the ledger on the first of a month).
 -- A month the data do not cover wholly (before the lake began, or the current month) is undecided where it
@@ -199,7 +201,7 @@ listed as (
         count(*) filter (where events.channel = 'enforcement') as enforcement_cases,
         count(*) filter (where events.channel = 'sensor') as exceedances,
         count(*) filter (where events.is_open) as open_events,
-        list(distinct events.channel order by events.channel) as channels,
+        list(distinct events.report_channel order by events.report_channel) as channels,
         list(events.source_id order by events.occurred_at, events.source_id) filter (where events.channel = 'hotline')
             as request_ids,
         list(events.source_id order by events.occurred_at, events.source_id) filter (where events.channel = 'grid')
