@@ -20,6 +20,7 @@ __all__ = [
     "HotlineLimits",
     "KpiWeights",
     "LinkRules",
+    "PublishRules",
     "RepeatRules",
     "RiskRules",
     "SensorThresholds",
@@ -142,6 +143,19 @@ class LinkRules(BaseModel):
     recent_exceedance_days: int = 30  # the responsibility chain's "recent" exceedances
 
 
+class PublishRules(BaseModel):
+    """Quality gates and publication of the shared district datasets (expectations/, gridlake/shared.py)."""
+
+    # a new version's row count may differ from the current one's by this share at most (0.5: half to 1.5 times)
+    row_count_band: float = 0.5
+    # a dataset's newest time may lag the newest raw batch's data by this much
+    freshness_lag: timedelta = timedelta(days=2)
+    # published versions are kept this long after they stop being current (readers may ask for a date)
+    keep_versions: timedelta = timedelta(days=30)
+    # where an alert is also posted (JSON), when set: GRIDLAKE_PUBLISH__ALERT_WEBHOOK=http://...
+    alert_webhook: str | None = None
+
+
 class Settings(BaseSettings):
     """gridlake's settings; environment variables start with ``GRIDLAKE_`` and nest with ``__``."""
 
@@ -162,6 +176,7 @@ class Settings(BaseSettings):
     repeats: RepeatRules = RepeatRules()
     risk: RiskRules = RiskRules()
     links: LinkRules = LinkRules()
+    publish: PublishRules = PublishRules()
     # The incremental look-back of the fusion platform's replica (citymgmt.md): at least 10 minutes.
     citymgmt_lookback: timedelta = timedelta(minutes=10)
     # A declared field that every one of this many records of a load lacks (having had it before), or none of
