@@ -216,8 +216,9 @@ def test_the_links_of_the_planted_fume_chains_show_on_the_events(district, event
 
 def test_linked_ids_are_events_and_links_go_both_ways(events) -> None:
     lists = ("linked_hotline_order_ids", "linked_grid_case_ids", "linked_enforcement_case_ids",
-             "linked_exceedance_ids")
-    kinds = dict(zip(lists, ("hotline_order", "grid_case", "enforcement_case", "sensor_exceedance")))
+             "linked_exceedance_ids", "linked_violation_ids")
+    kinds = dict(zip(lists, ("hotline_order", "grid_case", "enforcement_case", "sensor_exceedance",
+                             "parking_violation")))
     back = {kind: column for column, kind in kinds.items()}
     total = 0
     for row in events.values():
@@ -229,6 +230,7 @@ def test_linked_ids_are_events_and_links_go_both_ways(events) -> None:
                 total += 1
         assert row["linked_event_count"] == sum(len(row[column]) for column in lists)
     assert total > 0
+    assert any(row["linked_violation_ids"] for row in events.values())
 
 
 # --- personal data ----------------------------------------------------------------------------------------------

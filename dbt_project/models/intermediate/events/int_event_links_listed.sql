@@ -4,9 +4,8 @@
 -- links compare reports with) is a link to that restaurant's fume episode of that day nearest in time to the
 -- report (within it, else the closest; an episode can span midnight); a link to a record the warehouse lacks, or
 -- to a restaurant (not an event: its enterprise is listed), is left out. A link to a dust or diesel episode
--- (sensor_exceedance) is one to that event. A link of a parking violation and a work order is listed only as the
--- order's linked_violation_ids: the kind lists and linked_event_count (city_events) have no column for
--- violations yet, and a violation's list of orders would have no way back there.
+-- (sensor_exceedance) is one to that event, a link of a work order and a parking violation one to that violation
+-- (and from it).
 with events as (
 
     select * from {{ ref('int_events_unified') }}
@@ -138,19 +137,6 @@ enterprises_ranked as (
 
 ),
 
-violations_listed as (
-
-    select
-        pairs.event_id,
-        list(pairs.linked_event_id order by pairs.confidence desc, pairs.linked_event_id) as linked_violation_ids
-    from pairs
-    inner join events as linked
-        on linked.event_id = pairs.linked_event_id
-    where linked.event_kind = 'parking_violation'
-    group by pairs.event_id
-
-),
-
 listed as (
 
     select
@@ -163,14 +149,12 @@ listed as (
             filter (where linked.event_kind = 'enforcement_case') as linked_enforcement_case_ids,
         list(pairs.linked_event_id order by pairs.confidence desc, pairs.linked_event_id)
             filter (where linked.event_kind = 'sensor_exceedance') as linked_exceedance_ids,
+        list(pairs.linked_event_id order by pairs.confidence desc, pairs.linked_event_id)
+            filter (where linked.event_kind = 'parking_violation') as linked_violation_ids,
         count(*) as linked_event_count
     from pairs
     inner join events as linked
         on linked.event_id = pairs.linked_event_id
-    inner join events as own
-        on own.event_id = pairs.event_id
-    where linked.event_kind <> 'parking_violation'
-        and own.event_kind <> 'parking_violation'
     group by pairs.event_id
 
 ),
@@ -195,7 +179,7 @@ final as (
         coalesce(listed.linked_grid_case_ids, []) as linked_grid_case_ids,
         coalesce(listed.linked_enforcement_case_ids, []) as linked_enforcement_case_ids,
         coalesce(listed.linked_exceedance_ids, []) as linked_exceedance_ids,
-        coalesce(violations_listed.linked_violation_ids, []) as linked_violation_ids,
+        coalesce(listed.linked_violation_ids, []) as linked_violation_ids,
         coalesce(enterprises_listed.linked_usccs, []) as linked_usccs,
         coalesce(listed.linked_event_count, 0) as linked_event_count,
         enterprises_listed.best_linked_uscc,
@@ -205,8 +189,6 @@ final as (
         on listed.event_id = events.event_id
     left join enterprises_listed
         on enterprises_listed.event_id = events.event_id
-    left join violations_listed
-        on violations_listed.event_id = events.event_id
 
 )
 

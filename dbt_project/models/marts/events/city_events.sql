@@ -56,6 +56,7 @@ final as (
         event_links.linked_grid_case_ids,
         event_links.linked_enforcement_case_ids,
         event_links.linked_exceedance_ids,
+        event_links.linked_violation_ids,
         event_links.linked_usccs,
         event_links.linked_event_count
     from events
