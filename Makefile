@@ -24,10 +24,12 @@ test: setup
 serve: setup
 	$(UV) run --frozen gridlake sim serve
 
-# Airflow's UI on :8080 with the project's DAGs (metadata in var/airflow); the platforms' connections come
-# from AIRFLOW_CONN_* in the environment (paste what `make serve` prints).
+# Airflow's UI on :8080 with the project's DAGs (metadata in var/airflow unless AIRFLOW_HOME= says where, e.g.
+# the demo's, as `make demo` prints); the platforms' connections come from AIRFLOW_CONN_* in the environment
+# (paste what `make serve` prints).
+AIRFLOW_HOME ?= $(CURDIR)/var/airflow
 airflow: setup
-	AIRFLOW_HOME=$(CURDIR)/var/airflow AIRFLOW__CORE__DAGS_FOLDER=$(CURDIR)/dags \
+	AIRFLOW_HOME=$(AIRFLOW_HOME) AIRFLOW__CORE__DAGS_FOLDER=$(CURDIR)/dags \
 		AIRFLOW__CORE__LOAD_EXAMPLES=False $(UV) run --frozen airflow standalone
 
 clean:

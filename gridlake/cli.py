@@ -49,6 +49,31 @@ def dbt(ctx: typer.Context) -> None:
         raise typer.Exit(1) from None
 
 
+@app.command("verify")
+def verify() -> None:
+    """Check the shared zone against its publication ledger: every entry's hash and chain, every published file's
+    sha256, every catalogued version's entry. Exits 1 naming what changed."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from gridlake.shared import SharedZone
+
+    zone = SharedZone.default()
+    problems = zone.verify()
+    console = Console()
+    if not problems:
+        console.print(f"[green]verified[/]: {len(zone.ledger())} ledger entries, the catalog and every kept file "
+                      f"of {zone.root}")
+        return
+    table = Table(title=f"{len(problems)} problems in {zone.root}")
+    table.add_column("where")
+    table.add_column("problem")
+    for problem in problems:
+        table.add_row(problem.where, problem.problem)
+    console.print(table)
+    raise typer.Exit(1)
+
+
 def _register_plugins() -> None:
     for entry in entry_points(group="gridlake.commands"):
         command = entry.load()

@@ -164,6 +164,19 @@ class Lake:
         return [BatchManifest(**json.loads(path.read_text(encoding="utf-8")))
                 for path in sorted(log.glob("*.json"))]
 
+    def committed_batches(self) -> dict[str, dict[str, Any]]:
+        """Per ``platform/entity``, the committed batches a reader of the zones sees now: how many, their
+        sequence range, the newest one's id and commit time (what a build read, in the shared catalog)."""
+        out: dict[str, dict[str, Any]] = {}
+        for log in sorted(p for p in (self.root / "_log").glob("*/*") if p.is_dir()):
+            manifests = self.manifests(log.parent.name, log.name)
+            if manifests:
+                out[f"{log.parent.name}/{log.name}"] = {
+                    "batches": len(manifests), "first_seq": manifests[0].seq, "last_seq": manifests[-1].seq,
+                    "last_batch_id": manifests[-1].batch_id, "last_committed_at": manifests[-1].committed_at,
+                    "rows_landed": sum(m.rows_landed for m in manifests)}
+        return out
+
     def cursor(self, platform: str, entity: str) -> dict[str, Any] | None:
         """The cursor committed with the newest batch, or None before the first load."""
         committed = self.manifests(platform, entity)

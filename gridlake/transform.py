@@ -12,12 +12,13 @@ import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from gridlake.settings import Settings, get_settings, repo_root
 
-__all__ = ["DbtFailed", "DbtResult", "dbt_vars", "paths", "run_dbt", "settings_changed"]
+__all__ = ["DbtFailed", "DbtResult", "build_record_path", "dbt_vars", "paths", "run_dbt", "settings_changed"]
 
 PROJECT_DIR = repo_root() / "dbt_project"
 log = logging.getLogger(__name__)
@@ -104,6 +105,11 @@ def _environment(where: Paths) -> Iterator[None]:
 _SELECTORS = frozenset({"-s", "--select", "-m", "--models", "--exclude", "--selector"})
 
 
+def build_record_path(where: Paths) -> Path:
+    """The record of the warehouse's last whole build: when, and the raw batches committed when it began."""
+    return where.warehouse.parent / "last_build.json"
+
+
 def _vars_path(where: Paths) -> Path:
     return where.warehouse.parent / "build_vars.json"
 
@@ -143,12 +149,16 @@ def run_dbt(args: Sequence[str], *, settings: Settings | None = None, check: boo
     given = dbt_vars(settings)
     args = list(args)
     builds = bool(args) and args[0] in ("build", "run")
+    read: dict[str, Any] = {}
     if builds:  # a load killed between its commit and its move: its files must be in place for dbt's globs
         from gridlake.lake import Lake
 
-        finished = Lake(where.lake).finish_committed()
+        lake = Lake(where.lake)
+        finished = lake.finish_committed()
         if finished:
             log.warning("moved %d committed batches left in staging by killed loads into place", finished)
+        read = {"started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                "raw_batches": lake.committed_batches()}
     changed = settings_changed(where, given) if builds and "--full-refresh" not in args else {}
     if changed:
         # Incremental models keep what they computed with the settings of their last build (a threshold, a
@@ -173,6 +183,9 @@ def run_dbt(args: Sequence[str], *, settings: Settings | None = None, check: boo
     whole = not any(arg in _SELECTORS for arg in args)
     if builds and whole and result.success:  # the settings the whole warehouse was built with, now
         _vars_path(where).write_text(json.dumps(given, sort_keys=True, indent=1), encoding="utf-8")
+        # ... and the raw batches it read (at least these: a load committed during the build may be in too)
+        read["finished_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        build_record_path(where).write_text(json.dumps(read, indent=1), encoding="utf-8")
     if check and not result.success:
         failed = outcome.failed()
         detail = "; ".join(f"{node}: {message}" for node, message in sorted(failed.items())) \

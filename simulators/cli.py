@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import signal
-import subprocess
-import sys
 import threading
 import time
 from datetime import datetime
@@ -119,75 +116,123 @@ def clock(
 @app.command()
 def demo(name: NameOpt = None, scale: ScaleOpt = None, days: DaysOpt = None, seed: SeedOpt = None,
          end: EndOpt = None) -> None:
-    """Generate a fresh demo dataset, serve it, read each platform through its protocol, let a day pass; stop.
+    """The whole pipeline on a fresh district: generate it, serve it, run every DAG of the chain through Airflow
+    (ingestion, transformation, gate and publish), let a day pass, run the chain again; show what landed, what
+    was quarantined, what was published or held back, and where everything is.
 
     The demo moves the clock, and the platforms keep what the clock revealed, so it generates its own dataset
     (``demo``) anew each time rather than move the one ``serve`` uses.
     """
     from simulators.demo import tour
+    from simulators.pipeline import airflow_environment, migrate
     from simulators.serve import Simulators
 
     settings = SimSettings()
     dataset = Dataset.named(name or "demo")
     _generate(settings, dataset, scale=scale, days=days, seed=seed, end=end)
     started = time.monotonic()
-    lake_home = dataset.root / "gridlake"  # the demo's own lake: a fresh district gets a fresh lake
+    lake_home = dataset.root / "gridlake"  # the demo's own lake and Airflow: a fresh district gets fresh ones
+    airflow_home = dataset.root / "airflow"
     shutil.rmtree(lake_home, ignore_errors=True)
+    shutil.rmtree(airflow_home, ignore_errors=True)
     with Simulators(dataset, settings=settings) as sims:
         _show_running(sims)
-        console.rule("Ingestion: every platform into the lake's raw zone (gridlake ingest all)")
-        _ingest(sims, lake_home)
+        env = airflow_environment(airflow_home, lake_home, sims.environment())
+        console.rule("Airflow: a metadata database for the demo (airflow db migrate)")
+        migrate(env)
+        console.rule("The pipeline through Airflow: ingestion → transformation → gate and publish")
+        _chain(env)
         tour(sims, console=console)
-        console.rule("Ingestion again, a day later: only what changed lands")
-        _ingest(sims, lake_home)
-        console.rule("Transformation: dbt build of the shared district datasets (gridlake build)")
-        _build(lake_home)
+        console.rule("The pipeline again, a day later: only what changed lands, and is published anew")
+        _chain(env)
+        _show_landed(lake_home)
+        _show_published(lake_home)
         console.print("\n# The Airflow connections, as `gridlake sim serve` prints them:")
         for line in sims.exports():
             print(line, flush=True)
-    console.print(f"\nDemo done in {time.monotonic() - started:.1f} s; the platforms are stopped; the lake is "
-                  f"{lake_home / 'lake'}. Serve them with: [bold]make serve[/] (or uv run gridlake sim serve)")
+    console.print(f"\nDemo done in {time.monotonic() - started:.1f} s; the platforms are stopped.")
+    console.print(f"  lake: {lake_home / 'lake'}\n  warehouse: {lake_home / 'warehouse' / 'gridlake.duckdb'}\n"
+                  f"  shared zone: {lake_home / 'shared'} (catalog.json: what apps read)\n"
+                  f"  check results: {lake_home / 'quality'}")
+    console.print("The DAG runs in Airflow's UI (http://localhost:8080), on the same metadata and lake:\n"
+                  f"  [bold]make airflow AIRFLOW_HOME={airflow_home} GRIDLAKE_HOME={lake_home}[/]\n"
+                  "and, for new runs to reach the platforms, serve them (make serve) and export what it prints.")
 
 
-def _build(home: Path) -> None:
-    """Run ``gridlake build`` on the demo lake (its own process, as an operator would), then show a few figures
-    of the shared datasets."""
-    env = dict(os.environ, GRIDLAKE_HOME=str(home))
-    done = subprocess.run([sys.executable, "-m", "gridlake", "build", "--quiet"], env=env, check=False)
-    if done.returncode != 0:
-        raise typer.Exit(done.returncode)
+def _chain(env: dict[str, str]) -> None:
+    from simulators.pipeline import CHAIN, run_chain
+
+    began = time.monotonic()
+    runs = run_chain(env, CHAIN)
+    table = Table(title=f"DAG runs (dag.test(), {time.monotonic() - began:.0f} s)")
+    for column in ("DAG", "state", "tasks"):
+        table.add_column(column)
+    for dag_id in CHAIN:
+        run = runs[dag_id]
+        style = "green" if run["state"] == "success" else "red"
+        tasks = ", ".join(f"{task} {state}" for task, state in run["tasks"].items())
+        table.add_row(dag_id, f"[{style}]{run['state']}[/]", tasks)
+    console.print(table)
+
+
+def _show_landed(home: Path) -> None:
+    """Per platform and entity: rows read, landed and quarantined, with the quarantine's reasons."""
+    from collections import Counter
+
+    from gridlake.lake import Lake
+
+    lake = Lake(home / "lake")
+    table = Table(title="What landed in the raw zone, what was quarantined and why")
+    for column in ("entity", "loads", "read", "landed", "quarantined", "why (most frequent)"):
+        table.add_column(column, justify="right" if column in ("loads", "read", "landed", "quarantined") else "left")
+    for entity, summary in lake.committed_batches().items():
+        platform, name = entity.split("/")
+        manifests = lake.manifests(platform, name)
+        read = sum(m.rows_read for m in manifests)
+        reasons: Counter[str] = Counter()
+        for manifest in manifests:
+            reasons.update(manifest.rows_quarantined)
+        why = "; ".join(f"{reason} {count:,}" for reason, count in reasons.most_common(2))
+        table.add_row(entity, str(summary["batches"]), f"{read:,}", f"{summary['rows_landed']:,}",
+                      f"{sum(reasons.values()):,}", why)
+    console.print(table)
+
+
+def _show_published(home: Path) -> None:
+    """The shared zone: each dataset's last attempt (published, unchanged, failed, held back) and why; then the
+    month's street ranking as an app reads it, from the published Parquet."""
+    from gridlake.settings import Settings
+    from gridlake.shared import SharedZone
+
+    zone = SharedZone.default(Settings(home=home))
+    catalog = zone.catalog()
+    table = Table(title=f"The shared district datasets ({zone.catalog_path})")
+    for column in ("dataset", "last attempt", "current version", "rows", "why"):
+        table.add_column(column, justify="right" if column == "rows" else "left")
+    style = {"published": "green", "unchanged": "dim", "failed": "red", "held_back": "yellow"}
+    for name, entry in catalog["datasets"].items():
+        attempt, current = entry["last_attempt"], entry.get("current") or {}
+        table.add_row(name, f"[{style.get(attempt['status'], 'yellow')}]{attempt['status']}[/]",
+                      current.get("version", "-"), f"{current.get('rows', 0):,}", "; ".join(attempt["reasons"][:2]))
+    console.print(table)
+    monthly = zone.read("hotline_kpi_monthly")
+    if monthly is None:
+        return
     import duckdb
 
-    with duckdb.connect(str(home / "warehouse" / "gridlake.duckdb"), read_only=True) as warehouse:
-        warehouse.execute("set TimeZone = 'Asia/Shanghai'")
-        table = Table(title="本月接诉即办街道排名 (hotline_kpi_monthly, month to date)")
-        for column in ("排名", "街道", "响应率", "解决率", "满意率", "综合得分", "工单"):
-            table.add_column(column, justify="left" if column == "街道" else "right")
-        for rank, name, respond, resolve, satisfy, score, orders in warehouse.execute(
-                "select unit_rank, unit_name, response_rate, resolution_rate, satisfaction_rate, composite_score, "
-                "orders_counted from marts.hotline_kpi_monthly where unit_type = 'street' and unit_rank is not null "
-                "and period_month = (select max(period_month) from marts.hotline_kpi_monthly) "
-                "order by unit_rank limit 5").fetchall():
-            table.add_row(str(rank), name, f"{respond:.1%}", f"{resolve:.1%}", f"{satisfy:.1%}", f"{score:.1f}",
-                          str(orders))
-        console.print(table)
-        counts = warehouse.execute(
-            "select (select count(*) from marts.city_events), (select count(*) from marts.hotspots_monthly "
-            "where hotspot_kind = 'repeat_hotspot'), (select count(*) from marts.enterprise_profile "
-            "where risk_level = 'high')").fetchone()
-        console.print(f"city_events: {counts[0]:,} events; repeat hotspots (屡治屡返): {counts[1]}; "
-                      f"high-risk enterprises: {counts[2]}. Warehouse: {home / 'warehouse' / 'gridlake.duckdb'}")
-
-
-def _ingest(sims: Any, home: Path) -> None:
-    """Run ``gridlake ingest all`` against the running platforms, as an operator would: its own process, the
-    Airflow connections in its environment."""
-    env = dict(os.environ, GRIDLAKE_HOME=str(home))
-    env.setdefault("GRIDLAKE_PII_SALT", "demo-salt-not-for-production")
-    env.update(sims.environment())
-    done = subprocess.run([sys.executable, "-m", "gridlake", "ingest", "all"], env=env, check=False)
-    if done.returncode != 0:
-        raise typer.Exit(done.returncode)
+    with duckdb.connect() as connection:
+        connection.register("monthly", monthly)
+        rows = connection.execute(
+            "select unit_rank, unit_name, response_rate, resolution_rate, satisfaction_rate, composite_score, "
+            "orders_counted from monthly where unit_type = 'street' and unit_rank is not null "
+            "and period_month = (select max(period_month) from monthly) order by unit_rank limit 5").fetchall()
+    ranking = Table(title="本月接诉即办街道排名 (shared zone: hotline_kpi_monthly, month to date)")
+    for column in ("排名", "街道", "响应率", "解决率", "满意率", "综合得分", "工单"):
+        ranking.add_column(column, justify="left" if column == "街道" else "right")
+    for rank, unit, respond, resolve, satisfy, score, orders in rows:
+        ranking.add_row(str(rank), unit, f"{respond:.1%}", f"{resolve:.1%}", f"{satisfy:.1%}", f"{score:.1f}",
+                        str(orders))
+    console.print(ranking)
 
 
 @app.command()

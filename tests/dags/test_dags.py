@@ -143,3 +143,34 @@ def test_the_transformation_runs_on_the_ingestion_assets_and_builds_the_warehous
         orders = connection.execute("select count(*) from staging.stg_hotline__requests").fetchone()[0]
     raw_orders = {row["service_request_id"] for row in airflow["lake"].read("raw", "hotline", "requests").to_pylist()}
     assert orders == len(raw_orders) > 0
+
+
+def test_the_whole_chain_runs_through_airflow_and_publishes_the_shared_datasets(airflow) -> None:
+    """Ingestion → transformation → gate and publish, each DAG scheduled on the Assets of the one before; run
+    in that order with dag.test(), the chain publishes every shared dataset, and a second run of the chain on
+    the same day (nothing new from the platforms) publishes nothing new."""
+    from expectations import DATASETS
+    from gridlake.shared import SharedZone
+    from simulators.pipeline import CHAIN
+
+    dags = _probe(airflow, "bag")["dags"]
+    assert dags["publish"]["schedule_assets"] == ["gridlake://warehouse/gridlake"]
+    assert dags["transform"]["tasks"]["dbt_build"]["outlets"] == ["gridlake://warehouse/gridlake"]
+    assert set(dags["publish"]["tasks"]["gate_and_publish"]["outlets"]) == {
+        f"gridlake://shared/{name}" for name in DATASETS}
+    runs = _probe(airflow, "test", "{}", *CHAIN)
+    assert {dag_id: run["state"] for dag_id, run in runs.items()} == dict.fromkeys(CHAIN, "success"), runs
+    home = Path(airflow["env"]["GRIDLAKE_HOME"])
+    zone = SharedZone(home / "shared")
+    catalog = zone.catalog()["datasets"]
+    assert {name: entry["last_attempt"]["status"] for name, entry in catalog.items()} == dict.fromkeys(
+        DATASETS, "published")
+    with duckdb.connect(str(home / "warehouse" / "gridlake.duckdb"), read_only=True) as connection:
+        for name in DATASETS:
+            assert zone.read(name).num_rows == connection.execute(f"select count(*) from marts.{name}").fetchone()[0]
+    ledger = len(zone.ledger())
+
+    again = _probe(airflow, "test", "{}", *CHAIN)
+    assert {run["state"] for run in again.values()} == {"success"}
+    assert {entry["last_attempt"]["status"] for entry in zone.catalog()["datasets"].values()} == {"unchanged"}
+    assert len(zone.ledger()) == ledger and zone.verify() == []

@@ -1,0 +1,270 @@
+"""Gate and publish: every shared dataset is exported from the warehouse as a candidate version, validated by its
+suite (expectations/), and published only when it passes and the datasets it depends on were not stopped.
+
+A run, per dataset, ends in one of:
+- ``published``  a new version is current (its files placed, its ledger entry written, the catalog switched);
+- ``unchanged``  it passed and its content equals the current version's: nothing new (a re-run is a no-op);
+- ``failed``     a check failed: not published, the last good version stays current, an alert says why;
+- ``held_back``  it passed, but a dataset it depends on failed or was held back: not published either;
+- ``missing``    the warehouse has no such table (nothing built yet).
+The catalog records every attempt (``last_attempt``), the failed ones with their reasons and the result pages.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from expectations import DATASETS, GateContext, GateResult, validate_all
+from gridlake.settings import Settings, get_settings
+from gridlake.shared import SharedZone, content_hash, version_id
+from gridlake.transform import build_record_path, paths
+
+__all__ = ["Outcome", "PublishReport", "publish"]
+
+log = logging.getLogger(__name__)
+
+# The platforms' newest reported change: the data's clock (the simulated platforms' clock may run ahead of this
+# machine's, and a district's data must be judged by the time it was extracted at).
+_CLOCK_SOURCES = ("staging.stg_hotline__requests", "staging.stg_citymgmt__grid_cases", "staging.stg_enforcement__cases")
+_STATUS_TEXT = {"failed": "未通过质量检查，未发布", "held_back": "所依赖的数据集未发布，暂缓发布"}
+
+
+@dataclass
+class Outcome:
+    dataset: str
+    status: str
+    rows: int | None = None
+    version: str | None = None
+    reasons: list[str] = field(default_factory=list)
+    result_json: str | None = None
+    result_html: str | None = None
+
+
+@dataclass
+class PublishReport:
+    run_id: str
+    started_at: datetime
+    outcomes: dict[str, Outcome]
+    retired: list[str]
+    results_dir: Path
+
+    @property
+    def ok(self) -> bool:
+        return all(outcome.status in ("published", "unchanged") for outcome in self.outcomes.values())
+
+
+def _run_id(now: datetime) -> str:
+    return f"{now.astimezone(timezone.utc):%Y%m%dT%H%M%S%fZ}"
+
+
+def _relative(path: Path, home: Path) -> str:
+    try:
+        return str(path.relative_to(home))
+    except ValueError:
+        return str(path)
+
+
+def _manifest(settings: Settings) -> dict[str, Any]:
+    path = paths(settings).target / "manifest.json"
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {"nodes": {}, "parent_map": {}}
+
+
+def _lineage(manifest: dict[str, Any], dataset: str) -> tuple[dict[str, str], set[str]]:
+    """A mart's column descriptions, and the raw entities (``platform/entity``) it is built from."""
+    node_id = f"model.gridlake.{dataset}"
+    node = manifest["nodes"].get(node_id, {})
+    columns = {name: column.get("description", "") for name, column in node.get("columns", {}).items()}
+    sources, seen, todo = set(), set(), [node_id]
+    while todo:
+        current = todo.pop()
+        for parent in manifest.get("parent_map", {}).get(current, []):
+            if parent in seen:
+                continue
+            seen.add(parent)
+            if parent.startswith("source."):
+                _, _, platform, entity = parent.split(".", 3)
+                sources.add(f"{platform}/{entity}")
+            else:
+                todo.append(parent)
+    return columns, sources
+
+
+def _data_clock(connection: duckdb.DuckDBPyConnection) -> datetime | None:
+    newest = []
+    for table in _CLOCK_SOURCES:
+        try:
+            value = connection.execute(f"select max(updated_at) from {table}").fetchone()[0]
+        except duckdb.CatalogException:
+            continue
+        if value is not None:
+            newest.append(value)
+    return max(newest) if newest else None
+
+
+def _export(connection: duckdb.DuckDBPyConnection, dataset: str, folder: Path) -> tuple[int, str]:
+    """Write a mart as a candidate version (in key order, so a version's files are the same for the same rows);
+    returns its rows and a fingerprint of its content whatever the order."""
+    key = ", ".join(DATASETS[dataset].key)
+    target = folder / "part-00000.parquet"
+    connection.execute(f"copy (select * from marts.{dataset} order by {key}) to '{target}' "
+                       "(format parquet, compression zstd, row_group_size 100000)")
+    rows, digest = connection.execute(f"select count(*), coalesce(sum(hash(t)), 0)::hugeint from marts.{dataset} t"
+                                      ).fetchone()
+    return int(rows), f"{rows}:{digest}"
+
+
+def _alert(settings: Settings, zone: SharedZone, alerts: list[dict[str, Any]]) -> None:
+    if not alerts:
+        return
+    zone.add_alerts(alerts)
+    for alert in alerts:
+        log.warning("shared dataset %s %s: %s", alert["dataset"], alert["status"], "; ".join(alert["reasons"]))
+    webhook = settings.publish.alert_webhook
+    if webhook:
+        import httpx
+
+        try:
+            httpx.post(webhook, json={"alerts": alerts}, timeout=10).raise_for_status()
+        except httpx.HTTPError as err:  # the alert file and the log have it: a webhook down stops nothing
+            log.error("alert webhook %s failed: %s", webhook, err)
+
+
+def publish(settings: Settings | None = None, *, now: datetime | None = None,
+            datasets: list[str] | None = None) -> PublishReport:
+    """Gate and publish the shared datasets (all, or ``datasets`` and what they depend on being current)."""
+    settings = settings or get_settings()
+    started = now or datetime.now(timezone.utc)
+    run_id = _run_id(started)
+    zone = SharedZone.default(settings)
+    zone.root.mkdir(parents=True, exist_ok=True)
+    left = zone.discard_staging()
+    for folder in zone.orphans():  # placed by a run killed before its catalog: never current, never read
+        import shutil
+
+        shutil.rmtree(folder, ignore_errors=True)
+        left += 1
+    if left:
+        log.warning("removed %d folders left by a publication that did not finish", left)
+
+    names = [name for name in DATASETS if datasets is None or name in datasets]
+    catalog = zone.catalog()
+    manifest = _manifest(settings)
+    build_path = build_record_path(paths(settings))
+    build = json.loads(build_path.read_text(encoding="utf-8")) if build_path.exists() else {}
+    results_dir = settings.home / "quality"
+    outcomes: dict[str, Outcome] = {}
+    staged: dict[str, tuple[Path, int, str]] = {}
+    warehouse = paths(settings).warehouse
+    connection = duckdb.connect(str(warehouse), read_only=True) if warehouse.exists() else None
+    try:
+        clock = _data_clock(connection) if connection else None
+        for name in names:
+            exists = connection is not None and connection.execute(
+                "select count(*) from information_schema.tables where table_schema = 'marts' and table_name = ?",
+                [name]).fetchone()[0]
+            if not exists:
+                outcomes[name] = Outcome(name, "missing", reasons=["数据仓库中没有该数据集（尚未构建）"])
+                continue
+            folder = zone.stage(name, run_id)
+            rows, fingerprint = _export(connection, name, folder)
+            staged[name] = (folder, rows, fingerprint)
+    finally:
+        if connection is not None:
+            connection.close()
+
+    current = {name: (entry.get("current") or {}) for name, entry in catalog["datasets"].items()}
+    context = GateContext(
+        now=max(started, clock) if clock else started, newest_raw_at=clock,
+        previous_rows={name: version["rows"] for name, version in current.items() if version.get("rows") is not None},
+        settings=settings)
+    results: dict[str, GateResult] = validate_all(
+        {name: sorted(folder.glob("*.parquet")) for name, (folder, _, _) in staged.items()}, context,
+        results_dir=results_dir, run_id=run_id) if staged else {}
+
+    stopped: set[str] = {name for name, outcome in outcomes.items() if outcome.status == "missing"}
+    alerts = []
+    for name in names:
+        if name not in staged:
+            continue
+        folder, rows, fingerprint = staged[name]
+        result = results[name]
+        outcome = Outcome(name, "published", rows=rows, result_json=_relative(result.json_path, settings.home),
+                          result_html=_relative(result.html_path, settings.home))
+        blocked = [dep for dep in DATASETS[name].depends_on if dep in stopped]
+        if not result.success:
+            outcome.status = "failed"
+            outcome.reasons = [check.reason for check in result.checks if not check.success]
+        elif blocked:
+            outcome.status = "held_back"
+            outcome.reasons = [f"依赖的数据集 {dep} 本次未发布" for dep in blocked]
+        elif current.get(name, {}).get("fingerprint") == fingerprint:
+            outcome.status = "unchanged"
+            outcome.version = current[name]["version"]
+        outcomes[name] = outcome
+        if outcome.status in ("failed", "held_back"):
+            stopped.add(name)
+            alerts.append({"at": started.isoformat(timespec="seconds"), "run_id": run_id, "dataset": name,
+                           "status": outcome.status, "title": f"{name}：{_STATUS_TEXT[outcome.status]}",
+                           "reasons": outcome.reasons, "result": outcome.result_html,
+                           "current_version": current.get(name, {}).get("version")})
+            continue
+        if outcome.status == "unchanged":
+            continue
+        columns, sources = _lineage(manifest, name)
+        files = zone.describe_files(folder)
+        digest = content_hash(files)
+        version = version_id(started, digest)
+        path = zone.place(name, folder, version)
+        zone.append_ledger({"action": "published", "dataset": name, "version": version, "path": path,
+                            "files": files, "content_hash": digest, "rows": rows, "run_id": run_id}, now=started)
+        schema = [{"name": column.name, "type": str(column.type), "description": columns.get(column.name, "")}
+                  for column in _parquet_schema(zone.root / path / files[0]["name"])]
+        entry = catalog["datasets"].setdefault(name, {})
+        if entry.get("current"):
+            entry.setdefault("previous", []).insert(0, {**_summary(entry["current"]),
+                                                        "superseded_at": started.isoformat(timespec="seconds")})
+        entry["current"] = {
+            "version": version, "path": path, "files": [item["name"] for item in files],
+            "published_at": started.isoformat(timespec="seconds"), "rows": rows, "content_hash": digest,
+            "fingerprint": fingerprint, "run_id": run_id, "schema": schema,
+            "checks": {"success": True, "statistics": results[name].statistics, "result": outcome.result_json,
+                       "data_docs": outcome.result_html,
+                       "checks": [check.check for check in results[name].checks]},
+            "raw_batches": {entity: summary for entity, summary in build.get("raw_batches", {}).items()
+                            if entity in sources},
+            "built_at": build.get("finished_at"),
+        }
+        outcome.version = version
+
+    for name, outcome in outcomes.items():
+        entry = catalog["datasets"].setdefault(name, {})
+        spec = DATASETS[name]
+        entry.update({"key": list(spec.key), "depends_on": list(spec.depends_on)})
+        entry["last_attempt"] = {"run_id": run_id, "at": started.isoformat(timespec="seconds"),
+                                 "status": outcome.status, "version": outcome.version, "rows": outcome.rows,
+                                 "reasons": outcome.reasons, "result": outcome.result_json,
+                                 "data_docs": outcome.result_html}
+    retired = zone.retire(catalog, keep=settings.publish.keep_versions, now=started)
+    zone.write_catalog(catalog, now=started)
+    zone.discard_staging()
+    _alert(settings, zone, alerts)
+    return PublishReport(run_id, started, outcomes, retired, results_dir / run_id)
+
+
+def _summary(version: dict[str, Any]) -> dict[str, Any]:
+    """What the catalog keeps of a version that is no longer current."""
+    return {name: version[name] for name in ("version", "path", "files", "published_at", "rows", "content_hash",
+                                             "run_id") if name in version}
+
+
+def _parquet_schema(path: Path) -> Any:
+    import pyarrow.parquet as pq
+
+    return pq.read_schema(path)
