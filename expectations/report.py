@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ def _environment():
     environment = Environment(loader=FileSystemLoader(_TEMPLATES), autoescape=select_autoescape(["html", "j2"]),
                               trim_blocks=True, lstrip_blocks=True)
     environment.filters["shown"] = _shown
+    environment.filters["moment"] = _moment
     return environment
 
 
@@ -35,6 +37,13 @@ def _shown(value: Any) -> str:
     if isinstance(value, (dict, list)):
         return json.dumps(value, ensure_ascii=False)
     return str(value)
+
+
+def _moment(value: str | None) -> str:
+    """An ISO time (the JSON's, Beijing) as staff read it: 2026-11-05 13:00:00."""
+    if not value:
+        return "—"
+    return datetime.fromisoformat(value).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def _write(path: Path, template: str, **values: Any) -> None:
