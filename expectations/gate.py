@@ -167,11 +167,11 @@ def _check_result(check: Check, outcome: dict | None, *, candidates: Sequence[st
     expectation = _snake(check.expectation)
     absent = [name for name in check.reads if name not in candidates]
     skipped = check.skipped or (f"依赖的数据集 {', '.join(absent)} 不在本次候选中" if absent else None)
-    if skipped is not None or outcome is None:
-        why = skipped or "GX 未返回结果"
-        return CheckResult(check=check.name, expectation=expectation, column=check.column, success=skipped is not None,
-                           observed={"skipped": why}, unexpected_count=None, sample=[], reason=f"跳过：{why}")
-    error = _exception(outcome)
+    if skipped is not None:
+        return CheckResult(check=check.name, expectation=expectation, column=check.column, success=True,
+                           observed={"skipped": skipped}, unexpected_count=None, sample=[], reason=f"跳过：{skipped}")
+    error = "GX 未返回这项检查的结果" if outcome is None else _exception(outcome)
+    outcome = outcome or {}
     result = outcome.get("result") or {}
     success = bool(outcome.get("success")) and error is None
     observed, unexpected = _observed(check, result)
