@@ -24,7 +24,8 @@ SPEC = DatasetSpec(
     freshness_column="occurred_at",
 )
 
-_LINKS = ("linked_hotline_order_ids", "linked_grid_case_ids", "linked_enforcement_case_ids", "linked_exceedance_ids")
+_LINKS = ("linked_hotline_order_ids", "linked_grid_case_ids", "linked_enforcement_case_ids", "linked_exceedance_ids",
+          "linked_violation_ids")
 
 
 def _same_ids(kind: str, dataset: str, key: str) -> Check:
@@ -75,7 +76,7 @@ def checks(context: GateContext, columns: Mapping[str, str]) -> list[Check]:
         rows("linked_count",
              f"select event_id, linked_event_count, {linked} as listed from {{batch}} "
              f"where linked_event_count is distinct from {linked}",
-             title="linked_event_count = 四个关联列表的长度之和", failure="关联数与关联列表不符：{n} 行",
+             title="linked_event_count = 五个关联列表的长度之和", failure="关联数与关联列表不符：{n} 行",
              column="linked_event_count"),
         rows("links_resolve",
              f"select links.event_id, links.list, links.linked_id from ({every_link}) as links "

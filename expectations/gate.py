@@ -168,23 +168,24 @@ def _check_result(check: Check, outcome: dict | None, *, candidates: Sequence[st
     absent = [name for name in check.reads if name not in candidates]
     skipped = check.skipped or (f"依赖的数据集 {', '.join(absent)} 不在本次候选中" if absent else None)
     if skipped is not None:
-        return CheckResult(check=check.name, expectation=expectation, column=check.column, success=True,
-                           observed={"skipped": skipped}, unexpected_count=None, sample=[], reason=f"跳过：{skipped}")
+        return CheckResult(check=check.name, expectation=expectation, column=check.column, reads=check.reads,
+                           success=True, observed={"skipped": skipped}, unexpected_count=None, sample=[],
+                           reason=f"跳过：{skipped}")
     error = "GX 未返回这项检查的结果" if outcome is None else _exception(outcome)
     outcome = outcome or {}
     result = outcome.get("result") or {}
     success = bool(outcome.get("success")) and error is None
     observed, unexpected = _observed(check, result)
     if error is not None:
-        return CheckResult(check=check.name, expectation=expectation, column=check.column, success=False,
-                           observed={"error": error}, unexpected_count=None, sample=[],
+        return CheckResult(check=check.name, expectation=expectation, column=check.column, reads=check.reads,
+                           success=False, observed={"error": error}, unexpected_count=None, sample=[],
                            reason=f"检查无法执行：{error.splitlines()[0] if error else '未知错误'}")
     sample: list[dict] = []
     if not success and check.sample_sql:
         sample = views.sample(check.sample_sql, dataset)
     reason = check.title if success else check.failure.format(n=unexpected, observed=_shown(observed))
-    return CheckResult(check=check.name, expectation=expectation, column=check.column, success=success,
-                       observed=observed, unexpected_count=unexpected, sample=sample, reason=reason)
+    return CheckResult(check=check.name, expectation=expectation, column=check.column, reads=check.reads,
+                       success=success, observed=observed, unexpected_count=unexpected, sample=sample, reason=reason)
 
 
 def _observed(check: Check, result: dict) -> tuple[Any, int | None]:

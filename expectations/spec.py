@@ -76,6 +76,7 @@ class CheckResult:
     unexpected_count: int | None
     sample: list[dict] = field(default_factory=list)  # up to 5 failing rows, personal values masked
     reason: str = ""  # one line in Chinese for the centre's staff
+    reads: tuple[str, ...] = ()  # the other datasets a cross-dataset rule compared this one with
 
 
 @dataclass(frozen=True)

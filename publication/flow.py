@@ -30,9 +30,6 @@ __all__ = ["Outcome", "PublishReport", "publish"]
 
 log = logging.getLogger(__name__)
 
-# The platforms' newest reported change: the data's clock (the simulated platforms' clock may run ahead of this
-# machine's, and a district's data must be judged by the time it was extracted at).
-_CLOCK_SOURCES = ("staging.stg_hotline__requests", "staging.stg_citymgmt__grid_cases", "staging.stg_enforcement__cases")
 _STATUS_TEXT = {"failed": "未通过质量检查，未发布", "held_back": "所依赖的数据集未发布，暂缓发布"}
 
 
@@ -97,15 +94,17 @@ def _lineage(manifest: dict[str, Any], dataset: str) -> tuple[dict[str, str], se
 
 
 def _data_clock(connection: duckdb.DuckDBPyConnection) -> datetime | None:
-    newest = []
-    for table in _CLOCK_SOURCES:
-        try:
-            value = connection.execute(f"select max(updated_at) from {table}").fetchone()[0]
-        except duckdb.CatalogException:
-            continue
-        if value is not None:
-            newest.append(value)
-    return max(newest) if newest else None
+    """The data's clock: the newest change any platform reported (the staging models' ``updated_at``, the
+    platforms' own write times - a device's measured time may be off, a platform's write time is not). A
+    district's data is judged by the time it was extracted at, which may run ahead of this machine's clock (the
+    simulated platforms') or behind it."""
+    tables = [name for (name,) in connection.execute(
+        "select table_name from information_schema.columns where table_schema = 'staging' "
+        "and column_name = 'updated_at' and data_type like 'TIMESTAMP%WITH TIME ZONE' order by table_name").fetchall()]
+    if not tables:
+        return None
+    union = " union all ".join(f"select max(updated_at) as newest from staging.{name}" for name in tables)
+    return connection.execute(f"select max(newest) from ({union})").fetchone()[0]
 
 
 def _export(connection: duckdb.DuckDBPyConnection, dataset: str, folder: Path) -> tuple[int, str]:
@@ -198,12 +197,16 @@ def publish(settings: Settings | None = None, *, now: datetime | None = None,
         outcome = Outcome(name, "published", rows=rows, result_json=_relative(result.json_path, settings.home),
                           result_html=_relative(result.html_path, settings.home))
         blocked = [dep for dep in DATASETS[name].depends_on if dep in stopped]
-        if not result.success:
+        # a rule comparing this dataset with a stopped one says nothing of this one: it is held back for it
+        own = [check.reason for check in result.checks if not check.success and not set(check.reads) & stopped]
+        held = [f"依赖的数据集 {dep} 本次未发布" for dep in blocked]
+        if own:
             outcome.status = "failed"
-            outcome.reasons = [check.reason for check in result.checks if not check.success]
-        elif blocked:
+            outcome.reasons = own + held
+        elif blocked or not result.success:
             outcome.status = "held_back"
-            outcome.reasons = [f"依赖的数据集 {dep} 本次未发布" for dep in blocked]
+            outcome.reasons = held + [f"（与未发布数据集的一致性检查）{check.reason}"
+                                      for check in result.checks if not check.success]
         elif current.get(name, {}).get("fingerprint") == fingerprint:
             outcome.status = "unchanged"
             outcome.version = current[name]["version"]

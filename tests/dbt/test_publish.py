@@ -131,6 +131,9 @@ def webhook() -> Iterator[str]:
 
 
 def test_broken_marts_are_held_back_with_their_reasons_and_publish_once_rebuilt(home: Settings, webhook: str) -> None:
+    with _warehouse(home) as connection:  # the version before: as a build a minute earlier would have made it
+        for dataset in ("hotline_requests", "hotline_kpi_daily", "hotline_kpi_monthly"):
+            connection.execute(f"update marts.{dataset} set data_as_of = data_as_of - interval 1 minute")
     first = publish(home)
     assert first.ok
     zone = SharedZone.default(home)
@@ -172,8 +175,10 @@ def test_broken_marts_are_held_back_with_their_reasons_and_publish_once_rebuilt(
     run_dbt(["build", "--select", " ".join(sorted(broken))], settings=home)
     fixed = publish(home, now=first.started_at + timedelta(hours=2))
     statuses = {name: outcome.status for name, outcome in fixed.outcomes.items()}
-    assert {name for name in broken | dependants if statuses[name] not in ("published", "unchanged")} == set(), statuses
-    assert all(statuses[name] == "published" for name in broken - {"hotline_requests"})
+    assert fixed.ok, statuses
+    assert {name for name in ("hotline_requests", "hotline_kpi_daily", "hotline_kpi_monthly")
+            if statuses[name] != "published"} == set(), statuses
+    assert statuses["city_events"] == "unchanged"  # rebuilt as it was last published
     assert zone.verify() == []
 
 
