@@ -206,6 +206,75 @@ deleted as (
 {%- endmacro %}
 
 
+{#- After citymgmt_series, the rest of a series model: CTEs `neighbours`, `runs` (with runs), `flagged` and `final`.
+    Each reading of `series` gets its neighbours in the series (previous_<name> and next_<name> of each
+    `neighbours` entry name → column, with previous_at and next_at), from which the model computes its flags:
+    the body of the call block, `expression as column` lines separated by commas, as in a select list:
+        {% call citymgmt_flagged(series_by='lot_id', at='recorded_at', key='occupancy_id',
+                                 neighbours={'value': 'occupied'}) %} ... as is_spike {% endcall %}
+    The neighbours are dropped again. With runs (a stuck rule: the `value` neighbour's column), also the run of
+    one value each reading belongs to: value_unchanged_since (its first reading) and is_stuck. `final`: the
+    readings written back (not the context row read for its neighbours) and the soft deletes. -#}
+{% macro citymgmt_flagged(series_by, at, key, neighbours, runs=false) -%}
+neighbours as (
+
+    select
+        *,
+        {%- for name, column in neighbours.items() %}
+        lag({{ column }}) over in_order as previous_{{ name }},
+        lead({{ column }}) over in_order as next_{{ name }},
+        {%- endfor %}
+        lag({{ at }}) over in_order as previous_at,
+        lead({{ at }}) over in_order as next_at
+    from series
+    window in_order as ({{ citymgmt_in_order(series_by, at, key) }})
+
+),
+{%- if runs %}
+
+runs as (
+
+    select
+        *,
+        count(*) filter (where previous_at is null or {{ neighbours['value'] }} is distinct from previous_value) over (
+            {{ citymgmt_in_order(series_by, at, key) }}
+        ) as run_number
+    from neighbours
+
+),
+{%- endif %}
+
+flagged as (
+
+    select
+        * exclude (
+            {%- for name in neighbours %}previous_{{ name }}, next_{{ name }}, {% endfor -%}
+            previous_at, next_at{% if runs %}, run_number{% endif %}),
+        {%- if runs %}
+        min({{ at }}) over one_run as value_unchanged_since,
+        {{ citymgmt_is_stuck(neighbours['value'], 'min(' ~ at ~ ') over one_run', 'max(' ~ at ~ ') over one_run') }}
+            as is_stuck,
+        {%- endif %}
+        {{ caller() | trim }}
+    from {{ 'runs' if runs else 'neighbours' }}
+    {%- if runs %}
+    window one_run as (
+        partition by {{ citymgmt_series_partition(series_by, at, key) }}, run_number
+    )
+    {%- endif %}
+
+),
+
+final as (
+
+    select * exclude (is_context) from flagged where not is_context
+    union all by name
+    select * from deleted
+
+)
+{%- endmacro %}
+
+
 {#- A series: the readings of one sensor (lot, vehicle...). A reading without a sensor or a time belongs to no
     series (it is alone in its partition: no neighbours, a run of its own). -#}
 {% macro citymgmt_series_partition(series_by, at, key) -%}

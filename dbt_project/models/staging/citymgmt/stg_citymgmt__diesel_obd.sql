@@ -54,25 +54,9 @@ renamed as (
     'renamed', key='obd_id', series_by='vin_hash', at='recorded_at', derived=['is_spike', 'is_exceedance'],
 ) }},
 
-neighbours as (
-
-    select
-        *,
-        lag(lat) over in_order as previous_lat,
-        lag(lon) over in_order as previous_lon,
-        lag(recorded_at) over in_order as previous_at,
-        lead(lat) over in_order as next_lat,
-        lead(lon) over in_order as next_lon,
-        lead(recorded_at) over in_order as next_at
-    from series
-    window in_order as ({{ citymgmt_in_order('vin_hash', 'recorded_at', 'obd_id') }})
-
-),
-
-flagged as (
-
-    select
-        * exclude (previous_lat, previous_lon, previous_at, next_lat, next_lon, next_at),
+{% call citymgmt_flagged(
+    series_by='vin_hash', at='recorded_at', key='obd_id', neighbours={'lat': 'lat', 'lon': 'lon'},
+) -%}
         -- out and back faster than 150 km/h (a heavy truck's governor stops far below) and by more than 500 m
         {{ citymgmt_position_spike('recorded_at', 150, 0.5) }} as is_spike,
         coalesce(
@@ -80,16 +64,6 @@ flagged as (
             and speed_kmh > {{ var('threshold_diesel_min_speed_kmh') }},
             false
         ) as is_exceedance
-    from neighbours
-
-),
-
-final as (
-
-    select * exclude (is_context) from flagged where not is_context
-    union all by name
-    select * from deleted
-
-)
+{%- endcall %}
 
 select * from final
