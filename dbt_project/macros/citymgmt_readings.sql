@@ -48,6 +48,38 @@
 {%- endmacro %}
 
 
+{#- The head of every observation model: its configuration as an incremental model (delete+insert on
+    `unique_key`, the soft deletes removed by the post-hook, a changed schema an error: a full refresh decides)
+    and its first CTEs, `source` (the raw batches the model has not seen, citymgmt_new_batches) and `latest` (the
+    newest version of each `key` among them). A model starts `with {{ citymgmt_incremental_source(...) }},`. -#}
+{% macro citymgmt_incremental_source(entity, key, unique_key) -%}
+{{ config(
+    materialized='incremental',
+    unique_key=unique_key,
+    incremental_strategy='delete+insert',
+    post_hook="{{ citymgmt_drop_deleted() }}",
+    on_schema_change='fail',
+) }}
+source as (
+
+    select * from {{ source('citymgmt', entity) }}
+    {{ citymgmt_new_batches() }}
+
+),
+
+latest as (
+
+    select *
+    from source
+    qualify row_number() over (
+        partition by {{ key }}
+        order by updated_at desc, _ingested_at desc, _batch_id desc
+    ) = 1
+
+)
+{%- endmacro %}
+
+
 {#- CTEs `changed` (incremental runs: the new versions that replace what the model holds), `series` (the live
     readings whose flags are computed: everything on a full build; the recomputed window of the touched series,
     with `is_context` marking the neighbour read but not written back, on an incremental run) and `deleted` (the

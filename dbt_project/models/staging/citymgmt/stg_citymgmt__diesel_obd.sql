@@ -4,31 +4,7 @@
 -- connector). The vehicle (by its VIN's hash, never the VIN) is the series. Incremental: each run reads only the
 -- raw batches it has not seen and recomputes the flags of the stretch of each series they touch
 -- (macros/citymgmt_readings.sql).
-{{ config(
-    materialized='incremental',
-    unique_key='obd_id',
-    incremental_strategy='delete+insert',
-    post_hook="{{ citymgmt_drop_deleted() }}",
-    on_schema_change='fail',
-) }}
-
-with source as (
-
-    select * from {{ source('citymgmt', 'diesel__obd') }}
-    {{ citymgmt_new_batches() }}
-
-),
-
-latest as (
-
-    select *
-    from source
-    qualify row_number() over (
-        partition by obd_id
-        order by updated_at desc, _ingested_at desc, _batch_id desc
-    ) = 1
-
-),
+with {{ citymgmt_incremental_source('diesel__obd', key='obd_id', unique_key='obd_id') }},
 
 renamed as (
 

@@ -2,31 +2,7 @@
 -- dropped: stuck runs, spikes, exceedances of the fume limit, the first reading after a gap. A restaurant's analyser is
 -- the series. Incremental: each run reads only the raw batches it has not seen and recomputes the flags of the stretch
 -- of each series they touch (macros/citymgmt_readings.sql).
-{{ config(
-    materialized='incremental',
-    unique_key='fume_reading_id',
-    incremental_strategy='delete+insert',
-    post_hook="{{ citymgmt_drop_deleted() }}",
-    on_schema_change='fail',
-) }}
-
-with source as (
-
-    select * from {{ source('citymgmt', 'fume__reading') }}
-    {{ citymgmt_new_batches() }}
-
-),
-
-latest as (
-
-    select *
-    from source
-    qualify row_number() over (
-        partition by reading_id
-        order by updated_at desc, _ingested_at desc, _batch_id desc
-    ) = 1
-
-),
+with {{ citymgmt_incremental_source('fume__reading', key='reading_id', unique_key='fume_reading_id') }},
 
 renamed as (
 

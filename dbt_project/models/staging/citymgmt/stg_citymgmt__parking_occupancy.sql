@@ -3,31 +3,7 @@
 -- the lot register: a join, left to intermediate. No stuck rule here: a lot full or empty all night repeats its count
 -- legitimately. A lot is the series. Incremental: each run reads only the raw batches it has not seen and recomputes
 -- the flags of the stretch of each series they touch (macros/citymgmt_readings.sql).
-{{ config(
-    materialized='incremental',
-    unique_key='occupancy_id',
-    incremental_strategy='delete+insert',
-    post_hook="{{ citymgmt_drop_deleted() }}",
-    on_schema_change='fail',
-) }}
-
-with source as (
-
-    select * from {{ source('citymgmt', 'traffic__occupancy') }}
-    {{ citymgmt_new_batches() }}
-
-),
-
-latest as (
-
-    select *
-    from source
-    qualify row_number() over (
-        partition by occupancy_id
-        order by updated_at desc, _ingested_at desc, _batch_id desc
-    ) = 1
-
-),
+with {{ citymgmt_incremental_source('traffic__occupancy', key='occupancy_id', unique_key='occupancy_id') }},
 
 renamed as (
 

@@ -3,31 +3,7 @@
 -- over 200 km/h were quarantined by the connector). A vehicle is the series. Incremental: each run reads only the
 -- raw batches it has not seen and recomputes the flags of the stretch of each series they touch
 -- (macros/citymgmt_readings.sql).
-{{ config(
-    materialized='incremental',
-    unique_key='vehicle_position_id',
-    incremental_strategy='delete+insert',
-    post_hook="{{ citymgmt_drop_deleted() }}",
-    on_schema_change='fail',
-) }}
-
-with source as (
-
-    select * from {{ source('citymgmt', 'vehicle__position') }}
-    {{ citymgmt_new_batches() }}
-
-),
-
-latest as (
-
-    select *
-    from source
-    qualify row_number() over (
-        partition by position_id
-        order by updated_at desc, _ingested_at desc, _batch_id desc
-    ) = 1
-
-),
+with {{ citymgmt_incremental_source('vehicle__position', key='position_id', unique_key='vehicle_position_id') }},
 
 renamed as (
 
