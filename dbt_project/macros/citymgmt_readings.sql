@@ -69,12 +69,7 @@ source as (
 
 latest as (
 
-    select *
-    from source
-    qualify row_number() over (
-        partition by {{ key }}
-        order by updated_at desc, _ingested_at desc, _batch_id desc
-    ) = 1
+    {{ latest_versions('source', key) }}
 
 )
 {%- endmacro %}
