@@ -35,14 +35,15 @@
     so DuckDB skips the row groups of older files by their statistics (their footers are read, their data is not).
     (Pruning whole files by their `ingest_date=` folder would need hive partitioning, which the sources cannot use:
     they also read the entity's `_schema.parquet`, outside any partition.) Empty on a full build, and when the
-    model holds no row (everything deleted): then every batch is read. -#}
-{% macro citymgmt_new_batches() -%}
+    model holds no row (everything deleted): then every batch is read. `column`: the batch time of the rows read
+    (`ingested_at` for a model that reads a staging model's rows, int_obd_fixes_located). -#}
+{% macro citymgmt_new_batches(column='_ingested_at') -%}
     {%- if is_incremental() and execute -%}
         {%- set newest = run_query(
             "select strftime(max(ingested_at) at time zone 'UTC', '%Y-%m-%d %H:%M:%S.%f') from " ~ this
         ).rows[0][0] -%}
         {%- if newest is not none %}
-    where _ingested_at > timestamptz '{{ newest }}+00'
+    where {{ column }} > timestamptz '{{ newest }}+00'
         {%- endif -%}
     {%- endif -%}
 {%- endmacro %}
@@ -75,29 +76,16 @@ latest as (
 {%- endmacro %}
 
 
-{#- CTEs `changed` (incremental runs: the new versions that replace what the model holds), `series` (the live
-    readings whose flags are computed: everything on a full build; the recomputed window of the touched series,
-    with `is_context` marking the neighbour read but not written back, on an incremental run) and `deleted` (the
-    soft deletes, written so that they replace the held row and the post-hook removes it; none on a full build,
-    where deleted keys are simply left out).
+{#- CTEs `changed` and `deleted` (citymgmt_changed), and `series`: the live readings whose flags are computed,
+    everything on a full build; on an incremental run the recomputed window of the touched series, with
+    `is_context` marking the neighbour read but not written back.
     relation: the CTE of the latest new version per key (typed, renamed, with updated_at, deleted_at,
     ingested_at); key: its key; series_by: what a series is (a sensor, a lot...); at: the reading's own time;
     derived: the columns the model computes after `series` (dropped from the held rows, computed again);
     runs: whether the model tracks runs of one value (`value_unchanged_since`). -#}
 {% macro citymgmt_series(relation, key, series_by, at, derived, runs=false) -%}
+{{ citymgmt_changed(relation, key) }},
 {%- if is_incremental() %}
-changed as (
-
-    -- a version replaces the held row when it is newer (an equal version re-landed later wins, as on a full build)
-    select new.*
-    from {{ relation }} as new
-    left join {{ this }} as held
-        on held.{{ key }} = new.{{ key }}
-    where held.{{ key }} is null
-        or new.updated_at > held.updated_at
-        or (new.updated_at = held.updated_at and new.ingested_at > held.ingested_at)
-
-),
 
 moved as (
 
@@ -181,36 +169,27 @@ series as (
     anti join changed
         on changed.{{ key }} = held_window.{{ key }}
 
-),
-
-deleted as (
-
-    select * from changed where deleted_at is not null
-
 )
 {%- else %}
+
 series as (
 
     select *, false as is_context
-    from {{ relation }}
-    where deleted_at is null
-
-),
-
-deleted as (
-
-    select * from {{ relation }} where false
+    from changed
 
 )
 {%- endif %}
 {%- endmacro %}
 
 
-{#- The same for a table without series (pick-ups): `changed` (the new versions that replace the held row, or
-    every latest version on a full build) and `deleted`. -#}
+{#- CTEs `changed` (on an incremental run the new versions that replace the held row; on a full build every live
+    latest version) and `deleted` (the soft deletes among them, written so that they replace the held row and the
+    post-hook removes it; none on a full build, where deleted keys are simply left out). Alone for a table without
+    series (pick-ups); citymgmt_series builds on them. -#}
 {% macro citymgmt_changed(relation, key) -%}
 changed as (
 
+    -- a version replaces the held row when it is newer (an equal version re-landed later wins, as on a full build)
     select new.*
     from {{ relation }} as new
     {%- if is_incremental() %}
