@@ -35,42 +35,57 @@
     so DuckDB skips the row groups of older files by their statistics (their footers are read, their data is not).
     (Pruning whole files by their `ingest_date=` folder would need hive partitioning, which the sources cannot use:
     they also read the entity's `_schema.parquet`, outside any partition.) Empty on a full build, and when the
-    model holds no row (everything deleted): then every batch is read. -#}
-{% macro citymgmt_new_batches() -%}
+    model holds no row (everything deleted): then every batch is read. `column`: the batch time of the rows read
+    (`ingested_at` for a model that reads a staging model's rows, int_obd_fixes_located). -#}
+{% macro citymgmt_new_batches(column='_ingested_at') -%}
     {%- if is_incremental() and execute -%}
         {%- set newest = run_query(
             "select strftime(max(ingested_at) at time zone 'UTC', '%Y-%m-%d %H:%M:%S.%f') from " ~ this
         ).rows[0][0] -%}
         {%- if newest is not none %}
-    where _ingested_at > timestamptz '{{ newest }}+00'
+    where {{ column }} > timestamptz '{{ newest }}+00'
         {%- endif -%}
     {%- endif -%}
 {%- endmacro %}
 
 
-{#- CTEs `changed` (incremental runs: the new versions that replace what the model holds), `series` (the live
-    readings whose flags are computed: everything on a full build; the recomputed window of the touched series,
-    with `is_context` marking the neighbour read but not written back, on an incremental run) and `deleted` (the
-    soft deletes, written so that they replace the held row and the post-hook removes it; none on a full build,
-    where deleted keys are simply left out).
+{#- The head of every observation model: its configuration as an incremental model (delete+insert on
+    `unique_key`, the soft deletes removed by the post-hook, a changed schema an error: a full refresh decides)
+    and its first CTEs, `source` (the raw batches the model has not seen, citymgmt_new_batches) and `latest` (the
+    newest version of each `key` among them). A model starts `with {{ citymgmt_incremental_source(...) }},`. -#}
+{% macro citymgmt_incremental_source(entity, key, unique_key) -%}
+{{ config(
+    materialized='incremental',
+    unique_key=unique_key,
+    incremental_strategy='delete+insert',
+    post_hook="{{ citymgmt_drop_deleted() }}",
+    on_schema_change='fail',
+) }}
+source as (
+
+    select * from {{ source('citymgmt', entity) }}
+    {{ citymgmt_new_batches() }}
+
+),
+
+latest as (
+
+    {{ latest_versions('source', key) }}
+
+)
+{%- endmacro %}
+
+
+{#- CTEs `changed` and `deleted` (citymgmt_changed), and `series`: the live readings whose flags are computed,
+    everything on a full build; on an incremental run the recomputed window of the touched series, with
+    `is_context` marking the neighbour read but not written back.
     relation: the CTE of the latest new version per key (typed, renamed, with updated_at, deleted_at,
     ingested_at); key: its key; series_by: what a series is (a sensor, a lot...); at: the reading's own time;
     derived: the columns the model computes after `series` (dropped from the held rows, computed again);
     runs: whether the model tracks runs of one value (`value_unchanged_since`). -#}
 {% macro citymgmt_series(relation, key, series_by, at, derived, runs=false) -%}
+{{ citymgmt_changed(relation, key) }},
 {%- if is_incremental() %}
-changed as (
-
-    -- a version replaces the held row when it is newer (an equal version re-landed later wins, as on a full build)
-    select new.*
-    from {{ relation }} as new
-    left join {{ this }} as held
-        on held.{{ key }} = new.{{ key }}
-    where held.{{ key }} is null
-        or new.updated_at > held.updated_at
-        or (new.updated_at = held.updated_at and new.ingested_at > held.ingested_at)
-
-),
 
 moved as (
 
@@ -154,36 +169,27 @@ series as (
     anti join changed
         on changed.{{ key }} = held_window.{{ key }}
 
-),
-
-deleted as (
-
-    select * from changed where deleted_at is not null
-
 )
 {%- else %}
+
 series as (
 
     select *, false as is_context
-    from {{ relation }}
-    where deleted_at is null
-
-),
-
-deleted as (
-
-    select * from {{ relation }} where false
+    from changed
 
 )
 {%- endif %}
 {%- endmacro %}
 
 
-{#- The same for a table without series (pick-ups): `changed` (the new versions that replace the held row, or
-    every latest version on a full build) and `deleted`. -#}
+{#- CTEs `changed` (on an incremental run the new versions that replace the held row; on a full build every live
+    latest version) and `deleted` (the soft deletes among them, written so that they replace the held row and the
+    post-hook removes it; none on a full build, where deleted keys are simply left out). Alone for a table without
+    series (pick-ups); citymgmt_series builds on them. -#}
 {% macro citymgmt_changed(relation, key) -%}
 changed as (
 
+    -- a version replaces the held row when it is newer (an equal version re-landed later wins, as on a full build)
     select new.*
     from {{ relation }} as new
     {%- if is_incremental() %}
@@ -201,6 +207,75 @@ changed as (
 deleted as (
 
     select * from changed where deleted_at is not null
+
+)
+{%- endmacro %}
+
+
+{#- After citymgmt_series, the rest of a series model: CTEs `neighbours`, `runs` (with runs), `flagged` and `final`.
+    Each reading of `series` gets its neighbours in the series (previous_<name> and next_<name> of each
+    `neighbours` entry name → column, with previous_at and next_at), from which the model computes its flags:
+    the body of the call block, `expression as column` lines separated by commas, as in a select list:
+        {% call citymgmt_flagged(series_by='lot_id', at='recorded_at', key='occupancy_id',
+                                 neighbours={'value': 'occupied'}) %} ... as is_spike {% endcall %}
+    The neighbours are dropped again. With runs (a stuck rule: the `value` neighbour's column), also the run of
+    one value each reading belongs to: value_unchanged_since (its first reading) and is_stuck. `final`: the
+    readings written back (not the context row read for its neighbours) and the soft deletes. -#}
+{% macro citymgmt_flagged(series_by, at, key, neighbours, runs=false) -%}
+neighbours as (
+
+    select
+        *,
+        {%- for name, column in neighbours.items() %}
+        lag({{ column }}) over in_order as previous_{{ name }},
+        lead({{ column }}) over in_order as next_{{ name }},
+        {%- endfor %}
+        lag({{ at }}) over in_order as previous_at,
+        lead({{ at }}) over in_order as next_at
+    from series
+    window in_order as ({{ citymgmt_in_order(series_by, at, key) }})
+
+),
+{%- if runs %}
+
+runs as (
+
+    select
+        *,
+        count(*) filter (where previous_at is null or {{ neighbours['value'] }} is distinct from previous_value) over (
+            {{ citymgmt_in_order(series_by, at, key) }}
+        ) as run_number
+    from neighbours
+
+),
+{%- endif %}
+
+flagged as (
+
+    select
+        * exclude (
+            {%- for name in neighbours %}previous_{{ name }}, next_{{ name }}, {% endfor -%}
+            previous_at, next_at{% if runs %}, run_number{% endif %}),
+        {%- if runs %}
+        min({{ at }}) over one_run as value_unchanged_since,
+        {{ citymgmt_is_stuck(neighbours['value'], 'min(' ~ at ~ ') over one_run', 'max(' ~ at ~ ') over one_run') }}
+            as is_stuck,
+        {%- endif %}
+        {{ caller() | trim }}
+    from {{ 'runs' if runs else 'neighbours' }}
+    {%- if runs %}
+    window one_run as (
+        partition by {{ citymgmt_series_partition(series_by, at, key) }}, run_number
+    )
+    {%- endif %}
+
+),
+
+final as (
+
+    select * exclude (is_context) from flagged where not is_context
+    union all by name
+    select * from deleted
 
 )
 {%- endmacro %}

@@ -50,159 +50,98 @@
     without a stuck rule), measured_value (load, concentration, occupancy ratio, NOx, pick-up weight; null for
     positions), is_spike, is_stuck, is_over_threshold, is_over_severe, is_active (a fix while working / on duty),
     capacity (lots), fix_grid_code and fix_street_code (a diesel fix's unit grid and street, int_obd_fixes_located).
-    Callers filter the select they wrap (DuckDB pushes the filter down to the staging scan). -#}
+    Each domain below names its staging model (read as `readings`) and the expressions it has for these columns;
+    a column it does not name is the common case (`iot_reading_defaults`). Only the domain asked for is ref'd, so
+    a model depends on the staging models of the domains it reads. Callers filter the select they wrap (DuckDB
+    pushes the filter down to the staging scan). -#}
 {% macro iot_readings(domain_code) -%}
-    {%- if domain_code == 'road_dust' %}
+    {%- if domain_code == 'road_dust' -%}
+        {%- set reading = {
+            'model': 'stg_citymgmt__dust_readings', 'sensor_id': 'sensor_id', 'place_id': 'road_id',
+            'reading_id': 'dust_reading_id', 'reading_at': 'measured_at',
+            'value_unchanged_since': 'value_unchanged_since', 'measured_value': 'cast(dust_load_g_m2 as double)',
+            'is_stuck': 'is_stuck', 'is_over_threshold': 'is_exceedance', 'is_over_severe': 'is_severe',
+        } -%}
+    {%- elif domain_code == 'cooking_fume' -%}
+        {%- set reading = {
+            'model': 'stg_citymgmt__fume_readings', 'sensor_id': 'restaurant_id', 'reading_id': 'fume_reading_id',
+            'reading_at': 'measured_at', 'value_unchanged_since': 'value_unchanged_since',
+            'measured_value': 'cast(concentration_mg_m3 as double)', 'is_stuck': 'is_stuck',
+            'is_over_threshold': 'is_exceedance',
+        } -%}
+    {%- elif domain_code == 'garbage_sorting' -%}
+        {%- set reading = {
+            'model': 'stg_citymgmt__garbage_collections', 'sensor_id': 'station_id', 'reading_id': 'collection_id',
+            'reading_at': 'collected_at', 'measured_value': 'cast(weight_kg as double)',
+        } -%}
+    {%- elif domain_code == 'sanitation_vehicle' -%}
+        {%- set reading = {
+            'model': 'stg_citymgmt__vehicle_positions', 'sensor_id': 'vehicle_id',
+            'reading_id': 'vehicle_position_id', 'reading_at': 'recorded_at', 'is_active': 'coalesce(working, false)',
+        } -%}
+    {%- elif domain_code == 'personnel' -%}
+        {%- set reading = {
+            'model': 'stg_citymgmt__staff_positions', 'sensor_id': 'worker_id', 'reading_id': 'staff_position_id',
+            'reading_at': 'recorded_at', 'is_active': 'coalesce(on_duty, false)',
+        } -%}
+    {%- elif domain_code == 'static_traffic' -%}
+        {#- saturation (reference.md): occupied over the share of the lot's spaces; a lot without a capacity has
+            none. The lot register gives the capacity. -#}
+        {%- set reading = {
+            'model': 'stg_citymgmt__parking_occupancy', 'sensor_id': 'readings.lot_id',
+            'reading_id': 'readings.occupancy_id', 'reading_at': 'readings.recorded_at',
+            'measured_value': 'case when lots.capacity > 0 then readings.occupied / lots.capacity end',
+            'is_over_threshold': 'coalesce(lots.capacity > 0 and readings.occupied > '
+                ~ var('threshold_parking_saturation') ~ ' * lots.capacity, false)',
+            'capacity': 'lots.capacity',
+            'join': 'left join ' ~ ref('stg_citymgmt__parking_lots') ~ ' as lots on lots.lot_id = readings.lot_id',
+        } -%}
+    {%- elif domain_code == 'heavy_diesel' -%}
+        {%- set reading = {
+            'model': 'stg_citymgmt__diesel_obd', 'sensor_id': 'readings.vin_hash', 'place_id': 'null::varchar',
+            'reading_id': 'readings.obd_id', 'reading_at': 'readings.recorded_at',
+            'measured_value': 'cast(readings.nox_ppm as double)', 'is_over_threshold': 'readings.is_exceedance',
+            'fix_grid_code': 'located.grid_code', 'fix_street_code': 'located.street_code',
+            'join': 'left join ' ~ ref('int_obd_fixes_located') ~ ' as located on located.obd_id = readings.obd_id',
+        } -%}
+    {%- else -%}
+        {{ exceptions.raise_compiler_error("iot_readings: no observation table for domain " ~ domain_code) }}
+    {%- endif -%}
+    {%- set columns = iot_reading_defaults(reading.sensor_id) -%}
+    {%- do columns.update(reading) %}
     select
-        'road_dust' as domain_code,
-        sensor_id,
-        road_id as place_id,
-        cast(dust_reading_id as varchar) as reading_id,
-        measured_at as reading_at,
-        ingested_at,
-        value_unchanged_since,
-        cast(dust_load_g_m2 as double) as measured_value,
-        is_spike,
-        is_stuck,
-        is_exceedance as is_over_threshold,
-        is_severe as is_over_severe,
-        null::boolean as is_active,
-        null::integer as capacity,
-        null::varchar as fix_grid_code,
-        null::varchar as fix_street_code
-    from {{ ref('stg_citymgmt__dust_readings') }}
-    where sensor_id is not null
-    {%- elif domain_code == 'cooking_fume' %}
-    select
-        'cooking_fume' as domain_code,
-        restaurant_id as sensor_id,
-        restaurant_id as place_id,
-        cast(fume_reading_id as varchar) as reading_id,
-        measured_at as reading_at,
-        ingested_at,
-        value_unchanged_since,
-        cast(concentration_mg_m3 as double) as measured_value,
-        is_spike,
-        is_stuck,
-        is_exceedance as is_over_threshold,
-        false as is_over_severe,
-        null::boolean as is_active,
-        null::integer as capacity,
-        null::varchar as fix_grid_code,
-        null::varchar as fix_street_code
-    from {{ ref('stg_citymgmt__fume_readings') }}
-    where restaurant_id is not null
-    {%- elif domain_code == 'garbage_sorting' %}
-    select
-        'garbage_sorting' as domain_code,
-        station_id as sensor_id,
-        station_id as place_id,
-        cast(collection_id as varchar) as reading_id,
-        collected_at as reading_at,
-        ingested_at,
-        null::timestamptz as value_unchanged_since,
-        cast(weight_kg as double) as measured_value,
-        is_spike,
-        false as is_stuck,
-        false as is_over_threshold,
-        false as is_over_severe,
-        null::boolean as is_active,
-        null::integer as capacity,
-        null::varchar as fix_grid_code,
-        null::varchar as fix_street_code
-    from {{ ref('stg_citymgmt__garbage_collections') }}
-    where station_id is not null
-    {%- elif domain_code == 'sanitation_vehicle' %}
-    select
-        'sanitation_vehicle' as domain_code,
-        vehicle_id as sensor_id,
-        vehicle_id as place_id,
-        cast(vehicle_position_id as varchar) as reading_id,
-        recorded_at as reading_at,
-        ingested_at,
-        null::timestamptz as value_unchanged_since,
-        null::double as measured_value,
-        is_spike,
-        false as is_stuck,
-        false as is_over_threshold,
-        false as is_over_severe,
-        coalesce(working, false) as is_active,
-        null::integer as capacity,
-        null::varchar as fix_grid_code,
-        null::varchar as fix_street_code
-    from {{ ref('stg_citymgmt__vehicle_positions') }}
-    where vehicle_id is not null
-    {%- elif domain_code == 'personnel' %}
-    select
-        'personnel' as domain_code,
-        worker_id as sensor_id,
-        worker_id as place_id,
-        cast(staff_position_id as varchar) as reading_id,
-        recorded_at as reading_at,
-        ingested_at,
-        null::timestamptz as value_unchanged_since,
-        null::double as measured_value,
-        is_spike,
-        false as is_stuck,
-        false as is_over_threshold,
-        false as is_over_severe,
-        coalesce(on_duty, false) as is_active,
-        null::integer as capacity,
-        null::varchar as fix_grid_code,
-        null::varchar as fix_street_code
-    from {{ ref('stg_citymgmt__staff_positions') }}
-    where worker_id is not null
-    {%- elif domain_code == 'static_traffic' %}
-    select
-        'static_traffic' as domain_code,
-        occupancy.lot_id as sensor_id,
-        occupancy.lot_id as place_id,
-        cast(occupancy.occupancy_id as varchar) as reading_id,
-        occupancy.recorded_at as reading_at,
-        occupancy.ingested_at,
-        null::timestamptz as value_unchanged_since,
-        case when lots.capacity > 0 then occupancy.occupied / lots.capacity end as measured_value,
-        occupancy.is_spike,
-        false as is_stuck,
-        -- saturation (reference.md): occupied over the share of the lot's spaces; a lot without a capacity has none
-        coalesce(
-            lots.capacity > 0 and occupancy.occupied > {{ var('threshold_parking_saturation') }} * lots.capacity,
-            false
-        ) as is_over_threshold,
-        false as is_over_severe,
-        null::boolean as is_active,
-        lots.capacity,
-        null::varchar as fix_grid_code,
-        null::varchar as fix_street_code
-    from {{ ref('stg_citymgmt__parking_occupancy') }} as occupancy
-    left join {{ ref('stg_citymgmt__parking_lots') }} as lots
-        on lots.lot_id = occupancy.lot_id
-    where occupancy.lot_id is not null
-    {%- elif domain_code == 'heavy_diesel' %}
-    select
-        'heavy_diesel' as domain_code,
-        obd.vin_hash as sensor_id,
-        null::varchar as place_id,
-        cast(obd.obd_id as varchar) as reading_id,
-        obd.recorded_at as reading_at,
-        obd.ingested_at,
-        null::timestamptz as value_unchanged_since,
-        cast(obd.nox_ppm as double) as measured_value,
-        obd.is_spike,
-        false as is_stuck,
-        obd.is_exceedance as is_over_threshold,
-        false as is_over_severe,
-        null::boolean as is_active,
-        null::integer as capacity,
-        located.grid_code as fix_grid_code,
-        located.street_code as fix_street_code
-    from {{ ref('stg_citymgmt__diesel_obd') }} as obd
-    left join {{ ref('int_obd_fixes_located') }} as located
-        on located.obd_id = obd.obd_id
-    where obd.vin_hash is not null
-    {%- else %}
-    {{ exceptions.raise_compiler_error("iot_readings: no observation table for domain " ~ domain_code) }}
-    {%- endif %}
+        '{{ domain_code }}' as domain_code,
+        {{ columns.sensor_id }} as sensor_id,
+        {{ columns.place_id }} as place_id,
+        cast({{ columns.reading_id }} as varchar) as reading_id,
+        {{ columns.reading_at }} as reading_at,
+        readings.ingested_at,
+        {{ columns.value_unchanged_since }} as value_unchanged_since,
+        {{ columns.measured_value }} as measured_value,
+        readings.is_spike,
+        {{ columns.is_stuck }} as is_stuck,
+        {{ columns.is_over_threshold }} as is_over_threshold,
+        {{ columns.is_over_severe }} as is_over_severe,
+        {{ columns.is_active }} as is_active,
+        {{ columns.capacity }} as capacity,
+        {{ columns.fix_grid_code }} as fix_grid_code,
+        {{ columns.fix_street_code }} as fix_street_code
+    from {{ ref(columns.model) }} as readings
+    {{ columns.join }}
+    where {{ columns.sensor_id }} is not null
+{%- endmacro %}
+
+
+{#- The common case of a reading's columns in iot_readings: its place is its sensor (a restaurant, a lot, a
+    station, a vehicle, a worker); no stuck rule, no threshold, no measured value (positions), no activity flag,
+    no capacity, no fix location; no register joined. -#}
+{% macro iot_reading_defaults(sensor_id) -%}
+    {{ return({
+        'place_id': sensor_id, 'value_unchanged_since': 'null::timestamptz', 'measured_value': 'null::double',
+        'is_stuck': 'false', 'is_over_threshold': 'false', 'is_over_severe': 'false', 'is_active': 'null::boolean',
+        'capacity': 'null::integer', 'fix_grid_code': 'null::varchar', 'fix_street_code': 'null::varchar',
+        'join': '',
+    }) }}
 {%- endmacro %}
 
 

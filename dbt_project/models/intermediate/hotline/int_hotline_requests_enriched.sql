@@ -94,12 +94,7 @@ joined as (
         limits.data_as_of,
 
         -- place
-        coalesce(street_served.street_code, community.street_code) as street_code,
-        case
-            when street_served.street_code is not null then street_served.spelling_kind
-            when community.street_code is not null then 'community'
-            else 'unresolved'
-        end as street_resolved_by,
+        {{ places_street_resolved('street_served', 'community') }},
         limits.street_code_as_served,
         community.community_code,
         coalesce(community.spelling_kind, 'unresolved') as community_resolved_by,

@@ -11,20 +11,11 @@
     on_schema_change='fail',
 ) }}
 
-{%- set newest = none %}
-{%- if is_incremental() and execute %}
-    {%- set newest = run_query(
-        "select strftime(max(ingested_at) at time zone 'UTC', '%Y-%m-%d %H:%M:%S.%f') from " ~ this
-    ).rows[0][0] %}
-{%- endif %}
-
 with fixes as (
 
     select obd_id, lat, lon, ingested_at
     from {{ ref('stg_citymgmt__diesel_obd') }}
-    {%- if newest is not none %}
-    where ingested_at > timestamptz '{{ newest }}+00'
-    {%- endif %}
+    {{ citymgmt_new_batches(column='ingested_at') }}
 
 ),
 

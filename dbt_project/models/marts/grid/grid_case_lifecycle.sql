@@ -52,12 +52,7 @@ joined as (
         limited.responsible_unit_code,
 
         -- place: the street as served (code or name), else the community's street
-        coalesce(street_served.street_code, community.street_code) as street_code,
-        case
-            when street_served.street_code is not null then street_served.spelling_kind
-            when community.street_code is not null then 'community'
-            else 'unresolved'
-        end as street_resolved_by,
+        {{ places_street_resolved('street_served', 'community') }},
         community.community_code,
         coalesce(community.spelling_kind, 'unresolved') as community_resolved_by,
         limited.grid_code,

@@ -4,31 +4,7 @@
 -- connector). The vehicle (by its VIN's hash, never the VIN) is the series. Incremental: each run reads only the
 -- raw batches it has not seen and recomputes the flags of the stretch of each series they touch
 -- (macros/citymgmt_readings.sql).
-{{ config(
-    materialized='incremental',
-    unique_key='obd_id',
-    incremental_strategy='delete+insert',
-    post_hook="{{ citymgmt_drop_deleted() }}",
-    on_schema_change='fail',
-) }}
-
-with source as (
-
-    select * from {{ source('citymgmt', 'diesel__obd') }}
-    {{ citymgmt_new_batches() }}
-
-),
-
-latest as (
-
-    select *
-    from source
-    qualify row_number() over (
-        partition by obd_id
-        order by updated_at desc, _ingested_at desc, _batch_id desc
-    ) = 1
-
-),
+with {{ citymgmt_incremental_source('diesel__obd', key='obd_id', unique_key='obd_id') }},
 
 renamed as (
 
@@ -54,25 +30,9 @@ renamed as (
     'renamed', key='obd_id', series_by='vin_hash', at='recorded_at', derived=['is_spike', 'is_exceedance'],
 ) }},
 
-neighbours as (
-
-    select
-        *,
-        lag(lat) over in_order as previous_lat,
-        lag(lon) over in_order as previous_lon,
-        lag(recorded_at) over in_order as previous_at,
-        lead(lat) over in_order as next_lat,
-        lead(lon) over in_order as next_lon,
-        lead(recorded_at) over in_order as next_at
-    from series
-    window in_order as ({{ citymgmt_in_order('vin_hash', 'recorded_at', 'obd_id') }})
-
-),
-
-flagged as (
-
-    select
-        * exclude (previous_lat, previous_lon, previous_at, next_lat, next_lon, next_at),
+{% call citymgmt_flagged(
+    series_by='vin_hash', at='recorded_at', key='obd_id', neighbours={'lat': 'lat', 'lon': 'lon'},
+) -%}
         -- out and back faster than 150 km/h (a heavy truck's governor stops far below) and by more than 500 m
         {{ citymgmt_position_spike('recorded_at', 150, 0.5) }} as is_spike,
         coalesce(
@@ -80,16 +40,6 @@ flagged as (
             and speed_kmh > {{ var('threshold_diesel_min_speed_kmh') }},
             false
         ) as is_exceedance
-    from neighbours
-
-),
-
-final as (
-
-    select * exclude (is_context) from flagged where not is_context
-    union all by name
-    select * from deleted
-
-)
+{%- endcall %}
 
 select * from final

@@ -2,31 +2,7 @@
 -- no truck carries flagged as a spike, not dropped. A pick-up is an event, not a series: no neighbours, no
 -- stuck rule. Incremental: each run reads only the raw batches it has not seen and replaces the held rows of
 -- their keys (macros/citymgmt_readings.sql).
-{{ config(
-    materialized='incremental',
-    unique_key='collection_id',
-    incremental_strategy='delete+insert',
-    post_hook="{{ citymgmt_drop_deleted() }}",
-    on_schema_change='fail',
-) }}
-
-with source as (
-
-    select * from {{ source('citymgmt', 'garbage__collection') }}
-    {{ citymgmt_new_batches() }}
-
-),
-
-latest as (
-
-    select *
-    from source
-    qualify row_number() over (
-        partition by collection_id
-        order by updated_at desc, _ingested_at desc, _batch_id desc
-    ) = 1
-
-),
+with {{ citymgmt_incremental_source('garbage__collection', key='collection_id', unique_key='collection_id') }},
 
 renamed as (
 

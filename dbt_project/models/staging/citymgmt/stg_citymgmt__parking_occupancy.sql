@@ -3,31 +3,7 @@
 -- the lot register: a join, left to intermediate. No stuck rule here: a lot full or empty all night repeats its count
 -- legitimately. A lot is the series. Incremental: each run reads only the raw batches it has not seen and recomputes
 -- the flags of the stretch of each series they touch (macros/citymgmt_readings.sql).
-{{ config(
-    materialized='incremental',
-    unique_key='occupancy_id',
-    incremental_strategy='delete+insert',
-    post_hook="{{ citymgmt_drop_deleted() }}",
-    on_schema_change='fail',
-) }}
-
-with source as (
-
-    select * from {{ source('citymgmt', 'traffic__occupancy') }}
-    {{ citymgmt_new_batches() }}
-
-),
-
-latest as (
-
-    select *
-    from source
-    qualify row_number() over (
-        partition by occupancy_id
-        order by updated_at desc, _ingested_at desc, _batch_id desc
-    ) = 1
-
-),
+with {{ citymgmt_incremental_source('traffic__occupancy', key='occupancy_id', unique_key='occupancy_id') }},
 
 renamed as (
 
@@ -51,23 +27,9 @@ renamed as (
     derived=['is_spike', 'gap_before_minutes', 'is_after_gap'],
 ) }},
 
-neighbours as (
-
-    select
-        *,
-        lag(occupied) over in_order as previous_value,
-        lead(occupied) over in_order as next_value,
-        lag(recorded_at) over in_order as previous_at,
-        lead(recorded_at) over in_order as next_at
-    from series
-    window in_order as ({{ citymgmt_in_order('lot_id', 'recorded_at', 'occupancy_id') }})
-
-),
-
-flagged as (
-
-    select
-        * exclude (previous_value, next_value, previous_at, next_at),
+{% call citymgmt_flagged(
+    series_by='lot_id', at='recorded_at', key='occupancy_id', neighbours={'value': 'occupied'},
+) -%}
         -- a lot's gates do not let 100 cars (and half the lot) in and out again within one 15-minute count
         {{ citymgmt_scalar_spike(
             'occupied', 'recorded_at', 'greatest(100, 0.5 * greatest(previous_value, next_value))', '45 minutes'
@@ -75,16 +37,6 @@ flagged as (
         -- a count every 15 minutes: a longer silence is a counter offline
         {{ citymgmt_gap_before_minutes('recorded_at') }} as gap_before_minutes,
         {{ citymgmt_is_after_gap('recorded_at') }} as is_after_gap
-    from neighbours
-
-),
-
-final as (
-
-    select * exclude (is_context) from flagged where not is_context
-    union all by name
-    select * from deleted
-
-)
+{%- endcall %}
 
 select * from final

@@ -9,12 +9,7 @@ with source as (
 
 latest as (
 
-    select *
-    from source
-    qualify row_number() over (
-        partition by violation_id
-        order by updated_at desc, _ingested_at desc, _batch_id desc
-    ) = 1
+    {{ latest_versions('source', 'violation_id') }}
 
 ),
 

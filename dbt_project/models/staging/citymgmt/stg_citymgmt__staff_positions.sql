@@ -3,31 +3,7 @@
 -- were quarantined by the connector). The worker's id only: names never pass staging. A worker is the series.
 -- Incremental: each run reads only the raw batches it has not seen and recomputes the flags of the stretch of each
 -- series they touch (macros/citymgmt_readings.sql).
-{{ config(
-    materialized='incremental',
-    unique_key='staff_position_id',
-    incremental_strategy='delete+insert',
-    post_hook="{{ citymgmt_drop_deleted() }}",
-    on_schema_change='fail',
-) }}
-
-with source as (
-
-    select * from {{ source('citymgmt', 'staff__position') }}
-    {{ citymgmt_new_batches() }}
-
-),
-
-latest as (
-
-    select *
-    from source
-    qualify row_number() over (
-        partition by position_id
-        order by updated_at desc, _ingested_at desc, _batch_id desc
-    ) = 1
-
-),
+with {{ citymgmt_incremental_source('staff__position', key='position_id', unique_key='staff_position_id') }},
 
 renamed as (
 
@@ -52,37 +28,11 @@ renamed as (
     'renamed', key='staff_position_id', series_by='worker_id', at='recorded_at', derived=['is_spike'],
 ) }},
 
-neighbours as (
-
-    select
-        *,
-        lag(lat) over in_order as previous_lat,
-        lag(lon) over in_order as previous_lon,
-        lag(recorded_at) over in_order as previous_at,
-        lead(lat) over in_order as next_lat,
-        lead(lon) over in_order as next_lon,
-        lead(recorded_at) over in_order as next_at
-    from series
-    window in_order as ({{ citymgmt_in_order('worker_id', 'recorded_at', 'staff_position_id') }})
-
-),
-
-flagged as (
-
-    select
-        * exclude (previous_lat, previous_lon, previous_at, next_lat, next_lon, next_at),
+{% call citymgmt_flagged(
+    series_by='worker_id', at='recorded_at', key='staff_position_id', neighbours={'lat': 'lat', 'lon': 'lon'},
+) -%}
         -- out and back faster than 150 km/h (a worker walks, or rides in a sanitation vehicle) and by more than 500 m
         {{ citymgmt_position_spike('recorded_at', 150, 0.5) }} as is_spike
-    from neighbours
-
-),
-
-final as (
-
-    select * exclude (is_context) from flagged where not is_context
-    union all by name
-    select * from deleted
-
-)
+{%- endcall %}
 
 select * from final

@@ -10,12 +10,7 @@ with source as (
 
 latest as (
 
-    select *
-    from source
-    qualify row_number() over (
-        partition by {{ normalise_code('uscc') }}
-        order by updated_at desc, _ingested_at desc, _batch_id desc
-    ) = 1
+    {{ latest_versions('source', normalise_code('uscc')) }}
 
 ),
 
