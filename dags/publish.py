@@ -15,7 +15,7 @@ from datetime import timedelta
 from typing import Any
 
 import pendulum
-from airflow.sdk import DAG, Asset, task
+from airflow.sdk import DAG, Asset, ExceptionRetryPolicy, RetryAction, RetryRule, task
 
 from expectations import DATASETS
 
@@ -23,8 +23,11 @@ WAREHOUSE = Asset(name="warehouse", uri="gridlake://warehouse/gridlake")
 SHARED_ASSETS = {name: Asset(name=f"shared.{name}", uri=f"gridlake://shared/{name}") for name in DATASETS}
 
 
-class DatasetsHeldBack(RuntimeError):
-    """Some shared datasets failed their gate or were held back (the others were published)."""
+# A stopped dataset stays stopped until its data change: retrying the check would only repeat it.
+_NOT_RETRIED = ExceptionRetryPolicy(rules=[
+    RetryRule(exception="publication.flow.DatasetsHeldBack", action=RetryAction.FAIL,
+              reason="a shared dataset failed its gate or was held back: the same data fail the same checks"),
+])
 
 
 with DAG(
@@ -35,7 +38,8 @@ with DAG(
     start_date=pendulum.datetime(2026, 11, 1, tz="Asia/Shanghai"),
     catchup=False,
     max_active_runs=1,
-    default_args={"owner": "gridlake", "retries": 0, "execution_timeout": timedelta(hours=1)},
+    default_args={"owner": "gridlake", "retries": 1, "retry_delay": timedelta(minutes=5),
+                  "execution_timeout": timedelta(hours=1), "retry_policy": _NOT_RETRIED},
     tags=["gridlake", "publish"],
 ) as publish_dag:
 
@@ -56,6 +60,8 @@ with DAG(
         """Red when a dataset was stopped: the published ones' Assets were updated by the task before."""
         stopped = {name: value for name, value in summary.items() if value["status"] not in ("published", "unchanged")}
         if stopped:
+            from publication import DatasetsHeldBack
+
             raise DatasetsHeldBack("not published: " + "; ".join(
                 f"{name} {value['status']}: {' / '.join(value['reasons'][:3])}" for name, value in stopped.items()))
 

@@ -26,11 +26,16 @@ from gridlake.settings import Settings, get_settings
 from gridlake.shared import SharedZone, content_hash, version_id
 from gridlake.transform import build_record_path, paths
 
-__all__ = ["Outcome", "PublishReport", "publish"]
+__all__ = ["DatasetsHeldBack", "Outcome", "PublishReport", "publish"]
 
 log = logging.getLogger(__name__)
 
 _STATUS_TEXT = {"failed": "未通过质量检查，未发布", "held_back": "所依赖的数据集未发布，暂缓发布"}
+
+
+class DatasetsHeldBack(RuntimeError):
+    """Some shared datasets failed their gate or were held back (the others were published): the ``publish``
+    DAG's run ends red with it, not retried - the same data would fail the same checks."""
 
 
 @dataclass
