@@ -183,8 +183,10 @@ def _show_landed(home: Path) -> None:
 
     lake = Lake(home / "lake")
     table = Table(title="What landed in the raw zone, what was quarantined and why")
-    for column in ("entity", "loads", "read", "landed", "quarantined", "why (most frequent)"):
-        table.add_column(column, justify="right" if column in ("loads", "read", "landed", "quarantined") else "left")
+    table.add_column("entity", no_wrap=True)
+    for column in ("loads", "read", "landed", "quarantined"):
+        table.add_column(column, justify="right")
+    table.add_column("why (most frequent)")
     for entity, summary in lake.committed_batches().items():
         platform, name = entity.split("/")
         manifests = lake.manifests(platform, name)
@@ -192,7 +194,7 @@ def _show_landed(home: Path) -> None:
         reasons: Counter[str] = Counter()
         for manifest in manifests:
             reasons.update(manifest.rows_quarantined)
-        why = "; ".join(f"{reason} {count:,}" for reason, count in reasons.most_common(2))
+        why = ", ".join(f"{reason} {count:,}" for reason, count in reasons.most_common(2))
         table.add_row(entity, str(summary["batches"]), f"{read:,}", f"{summary['rows_landed']:,}",
                       f"{sum(reasons.values()):,}", why)
     console.print(table)

@@ -67,7 +67,7 @@ def _main(dag_ids: list[str]) -> None:
     from airflow.dag_processing.dagbag import DagBag
 
     logging.getLogger("airflow").setLevel(logging.WARNING)
-    bag = DagBag(include_examples=False)
+    bag = DagBag()  # the DAGs folder of AIRFLOW__CORE__DAGS_FOLDER, no examples (airflow_environment)
     if bag.import_errors:
         raise SystemExit(f"DAG import errors: {bag.import_errors}")
     for dag_id in dag_ids:
