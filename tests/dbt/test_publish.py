@@ -212,7 +212,7 @@ def test_reads_during_killed_publications_see_whole_versions(home: Settings) -> 
     reader = threading.Thread(target=_reader, args=(zone, stop, seen, errors), daemon=True)
     reader.start()
     try:
-        finished, delay = False, 0.5
+        finished, delay, halfway = False, 0.5, 0
         while not finished:
             process = subprocess.Popen([sys.executable, "-m", "gridlake", "publish"], env=env, cwd=ROOT,
                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -222,13 +222,14 @@ def test_reads_during_killed_publications_see_whole_versions(home: Settings) -> 
             except subprocess.TimeoutExpired:
                 process.send_signal(signal.SIGKILL)
                 process.wait()
+                halfway += bool(list(zone.root.glob("*/.staging-*")))  # killed with a version half written
                 delay *= 1.6
         time.sleep(0.5)
     finally:
         stop.set()
         reader.join(timeout=30)
     assert errors == []
-    assert seen
+    assert seen and halfway >= 1
     after = zone.catalog()["datasets"]["hotline_requests"]["current"]["version"]
     assert after != first["hotline_requests"]
     assert {version for name, version, _ in seen if name == "hotline_requests"} <= {first["hotline_requests"], after}
