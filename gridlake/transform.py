@@ -18,7 +18,8 @@ from typing import Any
 
 from gridlake.settings import Settings, get_settings, repo_root
 
-__all__ = ["DbtFailed", "DbtResult", "build_record_path", "dbt_vars", "paths", "run_dbt", "settings_changed"]
+__all__ = ["DbtFailed", "DbtResult", "build_record_path", "dbt_env", "dbt_vars", "paths", "run_dbt",
+           "settings_changed"]
 
 PROJECT_DIR = repo_root() / "dbt_project"
 log = logging.getLogger(__name__)
@@ -87,11 +88,17 @@ def dbt_vars(settings: Settings | None = None) -> dict[str, Any]:
     return out
 
 
+def dbt_env(where: Paths | None = None) -> dict[str, str]:
+    """The environment the project reads (``env_var()`` in profiles.yml and the sources): the lake, the warehouse."""
+    where = where or paths()
+    return {"GRIDLAKE_LAKE": str(where.lake), "GRIDLAKE_WAREHOUSE": str(where.warehouse)}
+
+
 @contextmanager
 def _environment(where: Paths) -> Iterator[None]:
-    saved = {key: os.environ.get(key) for key in ("GRIDLAKE_LAKE", "GRIDLAKE_WAREHOUSE")}
-    os.environ["GRIDLAKE_LAKE"] = str(where.lake)
-    os.environ["GRIDLAKE_WAREHOUSE"] = str(where.warehouse)
+    given = dbt_env(where)
+    saved = {key: os.environ.get(key) for key in given}
+    os.environ.update(given)
     try:
         yield
     finally:
