@@ -18,9 +18,11 @@ import pendulum
 from airflow.sdk import DAG, Asset, ExceptionRetryPolicy, RetryAction, RetryRule, task
 
 from expectations import DATASETS
+from gridlake.shared import asset_uri
+from gridlake.transform import WAREHOUSE_ASSET_URI
 
-WAREHOUSE = Asset(name="warehouse", uri="gridlake://warehouse/gridlake")
-SHARED_ASSETS = {name: Asset(name=f"shared.{name}", uri=f"gridlake://shared/{name}") for name in DATASETS}
+WAREHOUSE = Asset(name="warehouse", uri=WAREHOUSE_ASSET_URI)
+SHARED_ASSETS = {name: Asset(name=f"shared.{name}", uri=asset_uri(name)) for name in DATASETS}
 
 
 # A stopped dataset stays stopped until its data change: retrying the check would only repeat it.

@@ -14,10 +14,11 @@ import pendulum
 from airflow.sdk import DAG, Asset, AssetAny, task
 
 from connectors.ingest import PLATFORMS
+from gridlake.transform import WAREHOUSE_ASSET_URI
 
 RAW_ASSETS = [Asset(name=uri.removeprefix("gridlake://lake/").replace("/", "."), uri=uri)
               for platform in PLATFORMS.values() for job in platform.jobs for uri in job.asset_uris()]
-WAREHOUSE = Asset(name="warehouse", uri="gridlake://warehouse/gridlake")
+WAREHOUSE = Asset(name="warehouse", uri=WAREHOUSE_ASSET_URI)
 
 with DAG(
     dag_id="transform",

@@ -159,11 +159,12 @@ class PlatformClient:
         return self.error(f"{self.platform}: {described}: {reason}")
 
     def send(self, method: str, path: str, *, params: dict[str, Any] | None = None,
-             data: dict[str, str] | None = None, headers: dict[str, str] | None = None) -> httpx.Response:
+             data: dict[str, str] | None = None, headers: dict[str, str] | None = None,
+             json: Any = None) -> httpx.Response:
         """One exchange; what is transient (status, connection, timeout) raises ``Transient``."""
         self.requests_made += 1
         try:
-            response = self.http.request(method, path, params=params, data=data, headers=headers)
+            response = self.http.request(method, path, params=params, data=data, headers=headers, json=json)
         except httpx.TimeoutException as err:
             raise Transient(f"timed out ({type(err).__name__})") from err
         except httpx.TransportError as err:  # refused, reset, dropped mid-body

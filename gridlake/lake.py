@@ -48,6 +48,7 @@ __all__ = [
     "ReconciliationError",
     "content_digest",
     "file_sha256",
+    "fsync_dir",
     "schema_fingerprint",
 ]
 
@@ -119,7 +120,8 @@ def content_digest(records: Iterable[Any]) -> str:
     return hashlib.sha256("\n".join(lines).encode()).hexdigest()
 
 
-def _fsync_dir(path: Path) -> None:
+def fsync_dir(path: Path) -> None:
+    """Make a folder's entries (a file created, renamed or linked in it) durable."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -166,7 +168,8 @@ class Lake:
 
     def committed_batches(self) -> dict[str, dict[str, Any]]:
         """Per ``platform/entity``, the committed batches a reader of the zones sees now: how many, their
-        sequence range, the newest one's id and commit time (what a build read, in the shared catalog)."""
+        sequence range, the newest one's id and commit time, rows read, landed and quarantined by reason (what a
+        build read, in the shared catalog)."""
         out: dict[str, dict[str, Any]] = {}
         for log in sorted(p for p in (self.root / "_log").glob("*/*") if p.is_dir()):
             manifests = self.manifests(log.parent.name, log.name)
@@ -174,7 +177,9 @@ class Lake:
                 out[f"{log.parent.name}/{log.name}"] = {
                     "batches": len(manifests), "first_seq": manifests[0].seq, "last_seq": manifests[-1].seq,
                     "last_batch_id": manifests[-1].batch_id, "last_committed_at": manifests[-1].committed_at,
-                    "rows_landed": sum(m.rows_landed for m in manifests)}
+                    "rows_read": sum(m.rows_read for m in manifests),
+                    "rows_landed": sum(m.rows_landed for m in manifests),
+                    "rows_quarantined": dict(sum((Counter(m.rows_quarantined) for m in manifests), Counter()))}
         return out
 
     def cursor(self, platform: str, entity: str) -> dict[str, Any] | None:
@@ -367,7 +372,7 @@ class Load:
             schema_fingerprint=schema_fingerprint(self.schema), files=self._files, extra=extra or {},
         )
         if self._staging.exists():
-            _fsync_dir(self._staging)
+            fsync_dir(self._staging)
         tmp = log / f"{manifest.seq:010d}.{self.batch_id}.tmp"
         with tmp.open("w", encoding="utf-8") as handle:
             json.dump(asdict(manifest), handle, ensure_ascii=False, indent=1)
@@ -383,7 +388,7 @@ class Load:
             raise RuntimeError(f"{self.platform}.{self.entity}: another load committed batch {manifest.seq} "
                                f"first; batch {self.batch_id} is abandoned") from None
         tmp.unlink()
-        _fsync_dir(log)
+        fsync_dir(log)
         self._on_step("committed")
         if self._staging.exists():
             self.lake._move_into_place(manifest, self._staging)

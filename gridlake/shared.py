@@ -35,10 +35,10 @@ from zoneinfo import ZoneInfo
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from gridlake.lake import _fsync_dir, file_sha256
+from gridlake.lake import file_sha256, fsync_dir
 from gridlake.settings import Settings, get_settings
 
-__all__ = ["LedgerProblem", "SharedZone", "content_hash", "version_id"]
+__all__ = ["LedgerProblem", "SharedZone", "asset_uri", "content_hash", "version_id"]
 
 CATALOG_FORMAT = 1
 GENESIS = "0" * 64
@@ -60,6 +60,11 @@ def _canonical(record: dict[str, Any]) -> bytes:
     return json.dumps(record, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
 
 
+def asset_uri(dataset: str) -> str:
+    """The Airflow Asset of a shared dataset: updated when a version of it is published."""
+    return f"gridlake://shared/{dataset}"
+
+
 def content_hash(files: Sequence[dict[str, Any]]) -> str:
     """A version's content hash: of its files' names and sha256s, in name order."""
     lines = sorted(f"{item['name']}:{item['sha256']}" for item in files)
@@ -78,7 +83,7 @@ def _write_atomically(path: Path, data: bytes) -> None:
         handle.flush()
         os.fsync(handle.fileno())
     os.replace(aside, path)
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
 
 
 @dataclass(frozen=True)
@@ -177,10 +182,10 @@ class SharedZone:
         for path in staged.iterdir():
             with path.open("rb") as handle:
                 os.fsync(handle.fileno())
-        _fsync_dir(staged)
+        fsync_dir(staged)
         target = self.root / dataset / f"v={version}"
         os.rename(staged, target)
-        _fsync_dir(target.parent)
+        fsync_dir(target.parent)
         return f"{dataset}/v={version}"
 
     def discard_staging(self, dataset: str | None = None) -> int:

@@ -18,10 +18,12 @@ from typing import Any
 
 from gridlake.settings import Settings, get_settings, repo_root
 
-__all__ = ["DbtFailed", "DbtResult", "build_record_path", "dbt_env", "dbt_vars", "paths", "run_dbt",
-           "settings_changed"]
+__all__ = ["WAREHOUSE_ASSET_URI", "DbtFailed", "DbtResult", "build_record_path", "dbt_env", "dbt_vars", "paths",
+           "run_dbt", "settings_changed"]
 
 PROJECT_DIR = repo_root() / "dbt_project"
+# The Airflow Asset a whole build updates (the transform DAG's outlet, the publish DAG's schedule).
+WAREHOUSE_ASSET_URI = "gridlake://warehouse/gridlake"
 log = logging.getLogger(__name__)
 
 

@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import duckdb
+import pyarrow.parquet as pq
 
 from expectations import DATASETS, GateContext, GateResult, validate_all
 from gridlake.settings import Settings, get_settings
@@ -132,12 +134,20 @@ def _alert(settings: Settings, zone: SharedZone, alerts: list[dict[str, Any]]) -
         log.warning("shared dataset %s %s: %s", alert["dataset"], alert["status"], "; ".join(alert["reasons"]))
     webhook = settings.publish.alert_webhook
     if webhook:
-        import httpx
+        from gridlake.http import PlatformClient, PlatformError, RetryPolicy, error_text
 
-        try:
-            httpx.post(webhook, json={"alerts": alerts}, timeout=10).raise_for_status()
-        except httpx.HTTPError as err:  # the alert file and the log have it: a webhook down stops nothing
-            log.error("alert webhook %s failed: %s", webhook, err)
+        # retried as the connectors retry a platform (a webhook restarting is transient), but briefly: the alert
+        # file and the log have it, and a webhook down stops nothing
+        with PlatformClient(webhook, policy=RetryPolicy(attempts=3, timeout_s=10)) as client:
+            def post() -> None:
+                response = client.send("POST", webhook, json={"alerts": alerts})  # the URL as given
+                if response.status_code >= 300:
+                    raise client.fail("POST alert webhook", f"HTTP {response.status_code}: {error_text(response)}")
+
+            try:
+                client.with_retries(post, "POST alert webhook")
+            except PlatformError as err:
+                log.error("alert webhook %s failed: %s", webhook, err)
 
 
 def publish(settings: Settings | None = None, *, now: datetime | None = None,
@@ -150,8 +160,6 @@ def publish(settings: Settings | None = None, *, now: datetime | None = None,
     zone.root.mkdir(parents=True, exist_ok=True)
     left = zone.discard_staging()
     for folder in zone.orphans():  # placed by a run killed before its catalog: never current, never read
-        import shutil
-
         shutil.rmtree(folder, ignore_errors=True)
         left += 1
     if left:
@@ -233,7 +241,7 @@ def publish(settings: Settings | None = None, *, now: datetime | None = None,
         zone.append_ledger({"action": "published", "dataset": name, "version": version, "path": path,
                             "files": files, "content_hash": digest, "rows": rows, "run_id": run_id}, now=started)
         schema = [{"name": column.name, "type": str(column.type), "description": columns.get(column.name, "")}
-                  for column in _parquet_schema(zone.root / path / files[0]["name"])]
+                  for column in pq.read_schema(zone.root / path / files[0]["name"])]
         entry = catalog["datasets"].setdefault(name, {})
         if entry.get("current"):
             entry.setdefault("previous", []).insert(0, {**_summary(entry["current"]),
@@ -270,9 +278,3 @@ def _summary(version: dict[str, Any]) -> dict[str, Any]:
     """What the catalog keeps of a version that is no longer current."""
     return {name: version[name] for name in ("version", "path", "files", "published_at", "rows", "content_hash",
                                              "run_id") if name in version}
-
-
-def _parquet_schema(path: Path) -> Any:
-    import pyarrow.parquet as pq
-
-    return pq.read_schema(path)

@@ -188,14 +188,9 @@ def _show_landed(home: Path) -> None:
         table.add_column(column, justify="right")
     table.add_column("why (most frequent)")
     for entity, summary in lake.committed_batches().items():
-        platform, name = entity.split("/")
-        manifests = lake.manifests(platform, name)
-        read = sum(m.rows_read for m in manifests)
-        reasons: Counter[str] = Counter()
-        for manifest in manifests:
-            reasons.update(manifest.rows_quarantined)
+        reasons = Counter(summary["rows_quarantined"])
         why = ", ".join(f"{reason} {count:,}" for reason, count in reasons.most_common(2))
-        table.add_row(entity, str(summary["batches"]), f"{read:,}", f"{summary['rows_landed']:,}",
+        table.add_row(entity, str(summary["batches"]), f"{summary['rows_read']:,}", f"{summary['rows_landed']:,}",
                       f"{sum(reasons.values()):,}", why)
     console.print(table)
 

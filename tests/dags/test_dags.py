@@ -7,7 +7,6 @@ suite's AIRFLOW_HOME must not leak into (or from) the other tests' processes.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -19,6 +18,7 @@ import pytest
 
 from connectors.ingest import PLATFORMS
 from gridlake.lake import Lake
+from simulators.pipeline import airflow_environment, migrate
 from tests.support import generate_dataset, serve_dataset
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -34,19 +34,9 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator:
 def airflow(served, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """An Airflow home with a migrated metadata database, the DAGs folder, the connections and a lake."""
     home = tmp_path_factory.mktemp("airflow")
-    env = {key: value for key, value in os.environ.items() if not key.startswith(("AIRFLOW", "GRIDLAKE"))}
-    env.update({
-        "AIRFLOW_HOME": str(home / "airflow"),
-        "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "GRIDLAKE_HOME": str(home / "gridlake"),
-        "GRIDLAKE_PII_SALT": "dag-test-salt",
-        "PYTHONPATH": str(ROOT),
-    })
-    env.update(served.environment())
-    migrate = subprocess.run([str(Path(sys.executable).with_name("airflow")), "db", "migrate"], env=env,
-                             capture_output=True, text=True, timeout=300)
-    assert migrate.returncode == 0, migrate.stderr[-3000:]
+    env = airflow_environment(home / "airflow", home / "gridlake", served.environment())
+    env["GRIDLAKE_PII_SALT"] = "dag-test-salt"
+    migrate(env)
     return {"env": env, "lake": Lake(home / "gridlake" / "lake")}
 
 

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 import duckdb
 
 from gridlake.settings import Settings, repo_root
+from tests.dbt.marts import rows
 
 BEIJING = ZoneInfo("Asia/Shanghai")
 SEEDS = repo_root() / "dbt_project" / "seeds"
@@ -34,12 +35,6 @@ def report_channel(kind: str, origin: str | None, referring_grid_origin: str | N
     if kind == "enforcement_case" and origin in ("grid_direct", "grid_redispatch"):
         return FILED_FROM.get(referring_grid_origin or "", "grid")
     return CHANNELS[kind]
-
-
-def rows(built: duckdb.DuckDBPyConnection, sql: str) -> list[dict[str, Any]]:
-    cursor = built.execute(sql)
-    names = [column[0] for column in cursor.description]
-    return [dict(zip(names, values)) for values in cursor.fetchall()]
 
 
 def seed(name: str) -> list[dict[str, str]]:

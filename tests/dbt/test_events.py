@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import csv
 from collections import Counter
-from collections.abc import Callable, Hashable, Iterable
+from collections.abc import Callable, Hashable
 from datetime import datetime
 from typing import Any
 
@@ -21,20 +21,12 @@ from gridlake.lake import Lake
 from gridlake.reference import to_half_width
 from gridlake.settings import repo_root
 from simulators.scenario import TZ
+from tests.dbt.marts import personal_columns, rows, staging_secrets, strings
 
 SEEDS = repo_root() / "dbt_project" / "seeds"
 # reference.md's table of the nine domains: the observation table each exceedance kind is read from
 SENSOR_DOMAINS = {"fume": "cooking_fume", "dust": "road_dust", "diesel_nox": "heavy_diesel",
                   "parking_saturation": "static_traffic"}
-# words of column names that would carry a person, a vehicle or a point (hotline_requests' rule: no point, no words)
-PERSONAL = {"lat", "lon", "latitude", "longitude", "point", "address", "description", "text", "phone", "complainant",
-            "citizen", "person", "party", "worker", "plate", "vin", "hash", "id_number", "idcard"}
-
-
-def _rows(built: duckdb.DuckDBPyConnection, sql: str) -> list[dict[str, Any]]:
-    cursor = built.execute(sql)
-    names = [column[0] for column in cursor.description]
-    return [dict(zip(names, values)) for values in cursor.fetchall()]
 
 
 def _code(value: str | None) -> str | None:
@@ -62,9 +54,9 @@ def _latest(lake: Lake, platform: str, entity: str, key: Callable[[dict[str, Any
 
 @pytest.fixture(scope="module")
 def events(built: duckdb.DuckDBPyConnection) -> dict[str, dict[str, Any]]:
-    rows = _rows(built, "select * from marts.city_events")
-    assert len(rows) == len({row["event_id"] for row in rows})
-    return {row["event_id"]: row for row in rows}
+    served = rows(built, "select * from marts.city_events")
+    assert len(served) == len({row["event_id"] for row in served})
+    return {row["event_id"]: row for row in served}
 
 
 @pytest.fixture(scope="module")
@@ -101,7 +93,7 @@ def test_every_served_record_is_one_event(built, events, raw) -> None:
         assert len(found) == built.execute(f"select count(*) from {staged[kind]}").fetchone()[0], kind
         assert all(row["event_id"] == f"{kind}:{source_id}" for source_id, row in found.items()), kind
         assert records, f"no {kind} served"
-    episodes = {r["exceedance_id"]: r["exceedance_kind"] for r in _rows(
+    episodes = {r["exceedance_id"]: r["exceedance_kind"] for r in rows(
         built, "select exceedance_id, exceedance_kind from intermediate.int_sensor_exceedances")}
     expected = {eid for eid, kind in episodes.items() if kind != "dust_severe"}
     found = _of_kind(events, "sensor_exceedance")
@@ -126,7 +118,7 @@ def test_the_domain_of_every_event_follows_the_seeds(built, events, raw) -> None
     category_domains: dict[str, set[str]] = {}
     for row in matters.values():
         category_domains.setdefault(row["category_name"], set()).add(row["domain_code"])
-    services = {row["service_code"]: row for row in _rows(
+    services = {row["service_code"]: row for row in rows(
         built, "select service_code, service_name, service_group from staging.stg_hotline__services")}
     service_domains: dict[str, set[str]] = {}
     for service in services.values():
@@ -236,16 +228,6 @@ def test_linked_ids_are_events_and_links_go_both_ways(events) -> None:
 # --- personal data ----------------------------------------------------------------------------------------------
 
 
-def _strings(values: Iterable[Any]) -> set[str]:
-    out: set[str] = set()
-    for value in values:
-        if isinstance(value, str):
-            out.add(value)
-        elif isinstance(value, list):
-            out |= _strings(value)
-    return out
-
-
 def test_no_personal_data_in_the_events(built, events) -> None:
     """No column that could carry a person, a vehicle or a point, and none of the complainants' or plates' hashes
     nor the citizens' words among the values."""
@@ -253,12 +235,9 @@ def test_no_personal_data_in_the_events(built, events) -> None:
         "select column_name from information_schema.columns "
         "where table_schema = 'marts' and table_name = 'city_events'").fetchall()]
     assert columns
-    assert [c for c in columns if PERSONAL & set(c.split("_")) or any(w in c for w in PERSONAL if "_" in w)] == []
-    secrets = {value for (value,) in built.execute(
-        "select complainant_phone_hash from staging.stg_hotline__requests where complainant_phone_hash is not null "
-        "union select plate_hash from staging.stg_citymgmt__parking_violations where plate_hash is not null "
-        "union select description from staging.stg_hotline__requests where description is not null "
-        "union select address from staging.stg_hotline__requests where address is not null").fetchall()}
+    # a party is a person when it is no enterprise: city_events names none
+    assert personal_columns(columns, also={"party"}) == []
+    secrets = staging_secrets(built, "complainant_phone_hash", "plate_hash", "description", "address")
     assert secrets
-    values = _strings(value for row in events.values() for value in row.values())
+    values = strings(value for row in events.values() for value in row.values())
     assert values & secrets == set()

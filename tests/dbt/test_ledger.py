@@ -11,9 +11,7 @@ restaurant is a frontage enterprise of its community's cooking-fume chain. And n
 from __future__ import annotations
 
 import math
-import re
 from collections import defaultdict
-from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -29,6 +27,7 @@ from tests.dbt.ledger_rules import (
     rows,
     seed,
 )
+from tests.dbt.marts import ID_NUMBER, PHONE, personal_columns, staging_secrets, strings
 
 # macros/ledger_rules.sql: the department of each domain, and how recent a recent exceedance is
 DEPARTMENTS = {"road_dust": "D04", "cooking_fume": "D03", "garbage_sorting": "D01", "sanitation_vehicle": "D01",
@@ -36,13 +35,6 @@ DEPARTMENTS = {"road_dust": "D04", "cooking_fume": "D03", "garbage_sorting": "D0
                "heavy_diesel": "D03"}
 RECENT = timedelta(days=30)
 METRES_PER_DEGREE = 6371008.8 * math.pi / 180
-# words of column names that would carry a person or a point (city_events' rule)
-PERSONAL = {"lat", "lon", "latitude", "longitude", "point", "address", "description", "text", "phone", "complainant",
-            "citizen", "person", "worker", "plate", "vin", "hash", "id_number", "idcard"}
-PHONE = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
-# a resident ID number: area, birth date (19xx or 20xx), sequence, check - a uscc never has a date there
-ID_NUMBER = re.compile(r"(?<![0-9A-Z])\d{6}(?:19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{3}[\dX]"
-                       r"(?![0-9A-Z])")
 
 
 @pytest.fixture(scope="module")
@@ -226,16 +218,6 @@ def test_every_planted_fume_chain_names_its_restaurant_at_the_frontage(district,
 # --- personal data ----------------------------------------------------------------------------------------------
 
 
-def _strings(values: Iterable[Any]) -> set[str]:
-    out: set[str] = set()
-    for value in values:
-        if isinstance(value, str):
-            out.add(value)
-        elif isinstance(value, list):
-            out |= _strings(value)
-    return out
-
-
 @pytest.mark.parametrize("mart", ["problem_ledger", "responsibility_chain"])
 def test_no_personal_data(built: duckdb.DuckDBPyConnection, mart: str) -> None:
     """No column that could carry a person or a point; no phone or ID number, and none of the complainants' hashes,
@@ -243,13 +225,9 @@ def test_no_personal_data(built: duckdb.DuckDBPyConnection, mart: str) -> None:
     served = rows(built, f"select * from marts.{mart}")
     assert served
     columns = list(served[0])
-    assert [c for c in columns if PERSONAL & set(c.split("_")) or any(w in c for w in PERSONAL if "_" in w)] == []
-    values = _strings(value for row in served for value in row.values())
+    assert personal_columns(columns) == []
+    values = strings(value for row in served for value in row.values())
     assert [v for v in values if PHONE.search(v) or ID_NUMBER.search(v)] == []
-    secrets = {value for (value,) in built.execute(
-        "select complainant_phone_hash from staging.stg_hotline__requests where complainant_phone_hash is not null "
-        "union select description from staging.stg_hotline__requests where description is not null "
-        "union select address from staging.stg_hotline__requests where address is not null "
-        "union select result_text from staging.stg_enforcement__cases where result_text is not null").fetchall()}
+    secrets = staging_secrets(built, "complainant_phone_hash", "description", "address", "result_text")
     assert secrets
     assert values & secrets == set()

@@ -24,6 +24,7 @@ from gridlake.reference import communities, resolve_street
 from gridlake.settings import Settings
 from gridlake.uscc import is_valid, normalise
 from simulators.scenario import TZ
+from tests.dbt.marts import rows
 
 # The share of the links found by place, matter and time (not by ids) that the ground truth does not hold. On the
 # test district it measures 0-15 % (a background fume call that happens to come from a restaurant's door, a
@@ -53,12 +54,6 @@ def _latest(rows: Iterable[dict[str, Any]], key: Callable[[dict[str, Any]], Hash
         if known is None or order > (known[updated], known["_ingested_at"], known["_batch_id"]):
             latest[key(row)] = row
     return [row for row in latest.values() if row.get("deleted_at") is None]
-
-
-def _rows(built: duckdb.DuckDBPyConnection, sql: str) -> list[dict[str, Any]]:
-    cursor = built.execute(sql)
-    names = [column[0] for column in cursor.description]
-    return [dict(zip(names, values)) for values in cursor.fetchall()]
 
 
 class _Cells:
@@ -122,7 +117,7 @@ def points(lake: Lake) -> dict[tuple[str, str], dict[str, Any]]:
 
 @pytest.fixture(scope="module")
 def links(built: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
-    return _rows(built, "select * from intermediate.int_events_linked")
+    return rows(built, "select * from intermediate.int_events_linked")
 
 
 # --- locating -------------------------------------------------------------------------------------------------
@@ -130,7 +125,7 @@ def links(built: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
 
 def test_every_point_is_in_its_nearest_cell(built, cells: _Cells, points) -> None:
     """The bucketed join finds what a search over every cell finds, for every event's point."""
-    located = {(r["event_kind"], r["event_id"]): r for r in _rows(
+    located = {(r["event_kind"], r["event_id"]): r for r in rows(
         built, "select event_kind, event_id, point_grid_code, point_distance_m from intermediate.int_points_located")}
     assert located.keys() == points.keys()
     found = 0
@@ -155,7 +150,7 @@ def test_points_whose_street_code_is_missing_or_wrong_are_placed_right(built, ce
     sample = {key: point for key, point in points.items() if resolve_street(point["street"]) is None}
     kinds = {kind for kind, _ in sample}
     assert {"hotline_order", "grid_case"} <= kinds, f"no missing or foreign street codes among {kinds}"
-    placed = {(r["event_kind"], r["event_id"]): r for r in _rows(
+    placed = {(r["event_kind"], r["event_id"]): r for r in rows(
         built, "select * from intermediate.int_places_located")}
     for key, point in sample.items():
         community = normalise(point["community"])
@@ -185,7 +180,7 @@ def test_points_whose_street_code_is_missing_or_wrong_are_placed_right(built, ce
 def test_an_enforcement_case_takes_its_community_from_the_nearest_cell_of_its_street(built, cells: _Cells,
                                                                                      points) -> None:
     """An enforcement case codes only its street: its community and grid are the nearest cell's inside it."""
-    placed = {r["event_id"]: r for r in _rows(
+    placed = {r["event_id"]: r for r in rows(
         built, "select * from intermediate.int_places_located where event_kind = 'enforcement_case'")}
     checked = 0
     for (kind, case_id), point in points.items():
@@ -260,9 +255,9 @@ def _chain_links(chain: dict[str, Any]) -> set[Link]:
 
 def _present(built: duckdb.DuckDBPyConnection) -> set[tuple[str, str]]:
     """The records the warehouse holds, as (kind, id): what a link can join."""
-    rows = _rows(built, "select event_kind, event_id from intermediate.int_link_events_unified "
-                        "union all select 'enterprise', uscc from intermediate.int_enterprises_resolved")
-    return {(r["event_kind"], r["event_id"]) for r in rows}
+    present = rows(built, "select event_kind, event_id from intermediate.int_link_events_unified "
+                          "union all select 'enterprise', uscc from intermediate.int_enterprises_resolved")
+    return {(r["event_kind"], r["event_id"]) for r in present}
 
 
 def test_every_link_of_the_planted_fume_chains_is_found(district, built, links) -> None:
@@ -326,27 +321,27 @@ def _expected_sensor_and_violation_links(built: duckdb.DuckDBPyConnection,
     rules = settings.links
     radius, margin = rules.case_radius_m, rules.exceedance_margin_hours
     window, lead = rules.report_window_hours, rules.report_lead_hours
-    places = {(r["event_kind"], r["event_id"]): r for r in _rows(
+    places = {(r["event_kind"], r["event_id"]): r for r in rows(
         built, "select event_kind, event_id, street_code, lat, lon from intermediate.int_places_located")}
-    groups = {r["service_code"]: r["service_group"] for r in _rows(
+    groups = {r["service_code"]: r["service_group"] for r in rows(
         built, "select service_code, service_group from staging.stg_hotline__services")}
-    grid_domains = {r["event_id"]: r["domain_code"] for r in _rows(
+    grid_domains = {r["event_id"]: r["domain_code"] for r in rows(
         built, "select event_id, domain_code from intermediate.int_link_events_unified where event_kind = 'grid_case'")}
     reports: list[dict[str, Any]] = []  # (kind, id, at, group: dust | heavy_vehicle | parking)
-    for row in _rows(built, "select request_id, received_at, request_type, service_code "
+    for row in rows(built, "select request_id, received_at, request_type, service_code "
                             "from staging.stg_hotline__requests"):
         group = groups.get(row["service_code"])
         if group in ("dust", "heavy_vehicle", "parking") and row["request_type"] not in ("consult", "praise") \
                 and row["received_at"] is not None:
             reports.append({"kind": "hotline_order", "id": row["request_id"], "at": row["received_at"],
                             "group": group, **places["hotline_order", row["request_id"]]})
-    for row in _rows(built, "select case_id, reported_at, case_status from staging.stg_citymgmt__grid_cases"):
+    for row in rows(built, "select case_id, reported_at, case_status from staging.stg_citymgmt__grid_cases"):
         if grid_domains.get(row["case_id"]) == "road_dust" and row["case_status"] != "voided" \
                 and row["reported_at"] is not None:
             reports.append({"kind": "grid_case", "id": row["case_id"], "at": row["reported_at"], "group": "dust",
                             **places["grid_case", row["case_id"]]})
-    fixes = {str(r["obd_id"]): r for r in _rows(built, "select obd_id, lat, lon from staging.stg_citymgmt__diesel_obd")}
-    episodes = _rows(built, "select exceedance_id, exceedance_kind, street_code, started_at, ended_at, "
+    fixes = {str(r["obd_id"]): r for r in rows(built, "select obd_id, lat, lon from staging.stg_citymgmt__diesel_obd")}
+    episodes = rows(built, "select exceedance_id, exceedance_kind, street_code, started_at, ended_at, "
                             "first_reading_id from intermediate.int_sensor_exceedances "
                             "where exceedance_kind in ('dust', 'diesel_nox')")
     out: dict[Link, tuple[str, float]] = {}
@@ -376,7 +371,7 @@ def _expected_sensor_and_violation_links(built: duckdb.DuckDBPyConnection,
             _, _, episode_id, method, confidence = min(candidates, key=lambda c: c[:3])
             out[report["kind"], report["id"], "sensor_exceedance", episode_id] = (method, confidence)
     parking = [r for r in reports if r["group"] == "parking" and r["lat"] is not None and r["lon"] is not None]
-    for violation in _rows(built, "select violation_id, observed_at, violation_source, lat, lon "
+    for violation in rows(built, "select violation_id, observed_at, violation_source, lat, lon "
                                   "from staging.stg_citymgmt__parking_violations"):
         if None in (violation["lat"], violation["lon"], violation["observed_at"]):
             continue
@@ -415,7 +410,7 @@ def test_links_to_sensor_episodes_and_violations_follow_their_rules(built, setti
 
 def test_links_to_sensor_episodes_and_violations_join_one_matter(built, links) -> None:
     """Both ends of every such link are of one domain (by construction): the share across matters is 0."""
-    domains = {(r["event_kind"], r["source_id"]): r["domain_code"] for r in _rows(
+    domains = {(r["event_kind"], r["source_id"]): r["domain_code"] for r in rows(
         built, "select event_kind, source_id, domain_code from intermediate.int_events_unified")}
     new = [r for r in links if r["link_method"] in NEW_METHODS]
     assert new

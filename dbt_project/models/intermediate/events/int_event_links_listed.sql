@@ -183,7 +183,13 @@ final as (
         coalesce(enterprises_listed.linked_usccs, []) as linked_usccs,
         coalesce(listed.linked_event_count, 0) as linked_event_count,
         enterprises_listed.best_linked_uscc,
-        enterprises_listed.best_linked_uscc_method
+        enterprises_listed.best_linked_uscc_method,
+        -- the event's enterprise: the one it carries, else the strongest linked one, and how it was found
+        coalesce(events.carried_uscc, enterprises_listed.best_linked_uscc) as uscc,
+        case
+            when events.carried_uscc is not null then 'id'
+            else enterprises_listed.best_linked_uscc_method
+        end as uscc_found_by
     from events
     left join listed
         on listed.event_id = events.event_id

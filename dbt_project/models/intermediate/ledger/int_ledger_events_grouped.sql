@@ -35,7 +35,7 @@ referrals as (
 
 event_links as (
 
-    select event_id, best_linked_uscc, best_linked_uscc_method
+    select event_id, uscc, uscc_found_by
     from {{ ref('int_event_links_listed') }}
 
 ),
@@ -98,11 +98,8 @@ grouped as (
         events.responsible_unit_type,
         events.responsible_unit_code,
         events.carried_uscc,
-        coalesce(events.carried_uscc, event_links.best_linked_uscc) as uscc,
-        case
-            when events.carried_uscc is not null then 'id'
-            else event_links.best_linked_uscc_method
-        end as uscc_found_by,
+        event_links.uscc,
+        event_links.uscc_found_by,
         coalesce(event_places.lat, restaurant_places.lat) as lat,
         coalesce(event_places.lon, restaurant_places.lon) as lon
     from events

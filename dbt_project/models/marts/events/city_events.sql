@@ -43,11 +43,8 @@ final as (
         events.status_group,
         events.responsible_unit_type,
         events.responsible_unit_code,
-        coalesce(events.carried_uscc, event_links.best_linked_uscc) as uscc,
-        case
-            when events.carried_uscc is not null then 'id'
-            else event_links.best_linked_uscc_method
-        end as uscc_found_by,
+        event_links.uscc,
+        event_links.uscc_found_by,
         events.severity,
         events.urgency,
         events.penalty_cny,
