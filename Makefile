@@ -5,10 +5,24 @@ export PATH := $(HOME)/.local/bin:$(PATH)
 # uv as a command, or as a module of the Python that installed it (pyenv-style shims may not see it at once).
 UV = $(shell command -v uv 2>/dev/null || echo python3 -m uv)
 
-.PHONY: setup demo test serve airflow clean
+.PHONY: setup system demo test serve airflow clean
 
-# uv (from PyPI, if the machine has none), then the locked environment in .venv.
-setup:
+# Root installs Debian's packages itself; anyone else through sudo.
+SUDO = $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+SYSTEM_PACKAGES = chromium fonts-noto-cjk
+
+# What the reports need from Debian, when missing: Chromium (it prints the PDFs; the browser test renders the HTML
+# in it) and a CJK font (Chinese that renders in the charts, the pages and the PDFs).
+system:
+	@if ! command -v chromium >/dev/null 2>&1 || ! fc-list :lang=zh 2>/dev/null | grep -q .; then \
+		echo "installing $(SYSTEM_PACKAGES) from Debian"; \
+		export DEBIAN_FRONTEND=noninteractive; \
+		$(SUDO) apt-get install -y -qq --no-install-recommends $(SYSTEM_PACKAGES) >/dev/null \
+		|| { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq --no-install-recommends $(SYSTEM_PACKAGES); }; \
+	fi
+
+# uv (from PyPI, if the machine has none), then the locked environment in .venv; Debian's packages for reports.
+setup: system
 	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 \
 		|| python3 -m pip install --quiet --disable-pip-version-check uv
 	$(UV) sync --frozen --quiet

@@ -223,6 +223,8 @@ def publish(settings: Settings | None = None, *, now: datetime | None = None,
         elif current.get(name, {}).get("fingerprint") == fingerprint:
             outcome.status = "unchanged"
             outcome.version = current[name]["version"]
+            if clock is not None:  # the same content, now known to hold for newer data too
+                catalog["datasets"][name]["current"]["data_as_of"] = clock.isoformat(timespec="seconds")
         outcomes[name] = outcome
         if outcome.status in ("failed", "held_back"):
             stopped.add(name)
@@ -256,6 +258,8 @@ def publish(settings: Settings | None = None, *, now: datetime | None = None,
             "raw_batches": {entity: summary for entity, summary in build.get("raw_batches", {}).items()
                             if entity in sources},
             "built_at": build.get("finished_at"),
+            # the data's clock this version holds for (reports judge with it whether a period is covered)
+            "data_as_of": clock.isoformat(timespec="seconds") if clock is not None else None,
         }
         outcome.version = version
 
@@ -277,4 +281,4 @@ def publish(settings: Settings | None = None, *, now: datetime | None = None,
 def _summary(version: dict[str, Any]) -> dict[str, Any]:
     """What the catalog keeps of a version that is no longer current."""
     return {name: version[name] for name in ("version", "path", "files", "published_at", "rows", "content_hash",
-                                             "run_id") if name in version}
+                                             "run_id", "data_as_of") if name in version}

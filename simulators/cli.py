@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import signal
 import threading
 import time
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -147,6 +148,8 @@ def demo(name: NameOpt = None, scale: ScaleOpt = None, days: DaysOpt = None, see
         _chain(env)
         _show_landed(lake_home)
         _show_published(lake_home)
+        console.rule("The centre's reports, from the published datasets (the reports DAG)")
+        _reports(env, lake_home, dataset.end.date())
         console.print("\n# The Airflow connections, as `gridlake sim serve` prints them:")
         for line in sims.exports():
             print(line, flush=True)
@@ -173,6 +176,27 @@ def _chain(env: dict[str, str]) -> None:
         tasks = ", ".join(f"{task} {state}" for task, state in run["tasks"].items())
         table.add_row(dag_id, f"[{style}]{run['state']}[/]", tasks)
     console.print(table)
+
+
+def _reports(env: dict[str, str], home: Path, end: date) -> None:
+    """The three reports of the demo's period through the reports DAG: the bulletin of the last generated day,
+    the return-visit report of the last whole week, the analysis of the month the data reach into."""
+    from simulators.pipeline import run_chain
+
+    last = end - timedelta(days=1)
+    issued_on = {"daily": end.isoformat(), "weekly": (end - timedelta(days=end.weekday())).isoformat(),
+                 "monthly": (last.replace(day=28) + timedelta(days=4)).replace(day=1).isoformat()}
+    began = time.monotonic()
+    run = run_chain(env, ("reports",), confs={"reports": {"issued_on": issued_on}})["reports"]
+    table = Table(title=f"Reports (the reports DAG, {time.monotonic() - began:.0f} s: {run['state']})")
+    for column in ("report", "period", "HTML and PDF", "withheld"):
+        table.add_column(column)
+    for path in sorted((home / "reports").glob("*/*.json")):
+        record = json.loads(path.read_text(encoding="utf-8"))
+        table.add_row(record["title"], record["label"], str(path.with_suffix(".html")) + "\n" +
+                      str(path.with_suffix(".pdf")), ", ".join(record["withheld"]) or "-")
+    console.print(table)
+    console.print(f"  index: {home / 'reports' / 'index.html'}")
 
 
 def _show_landed(home: Path) -> None:

@@ -2,6 +2,7 @@
 transformation, gate and publish), each with ``dag.test()``, in a process of their own.
 
     AIRFLOW_HOME=... GRIDLAKE_HOME=... python -m simulators.pipeline ingest_hotline ... transform publish
+    ... python -m simulators.pipeline --conf '{"reports": {"issued_on": "2026-11-23"}}' reports
 
 Airflow reads its configuration when imported, so the caller sets the environment (``airflow_environment``) and
 starts this module as a process; it prints one JSON line per DAG run (``RUN {...}``): its state and its tasks'.
@@ -47,10 +48,12 @@ def migrate(env: dict[str, str]) -> None:
         raise RuntimeError(f"airflow db migrate failed: {done.stderr[-2000:]}")
 
 
-def run_chain(env: dict[str, str], dag_ids: tuple[str, ...] = CHAIN) -> dict[str, dict]:
-    """Run DAGs with ``dag.test()`` in a process with ``env``; their states and their tasks' states."""
-    done = subprocess.run([sys.executable, "-m", "simulators.pipeline", *dag_ids], env=env, cwd=repo_root(),
-                          capture_output=True, text=True, check=False)
+def run_chain(env: dict[str, str], dag_ids: tuple[str, ...] = CHAIN, *,
+              confs: dict[str, dict] | None = None) -> dict[str, dict]:
+    """Run DAGs with ``dag.test()`` in a process with ``env`` (``confs``: a run conf per DAG id); their states
+    and their tasks' states."""
+    done = subprocess.run([sys.executable, "-m", "simulators.pipeline", "--conf", json.dumps(confs or {}),
+                           *dag_ids], env=env, cwd=repo_root(), capture_output=True, text=True, check=False)
     runs = {}
     for line in done.stdout.splitlines():
         if line.startswith("RUN "):
@@ -61,7 +64,7 @@ def run_chain(env: dict[str, str], dag_ids: tuple[str, ...] = CHAIN) -> dict[str
     return runs
 
 
-def _main(dag_ids: list[str]) -> None:
+def _main(dag_ids: list[str], confs: dict[str, dict]) -> None:
     import logging
 
     from airflow.dag_processing.dagbag import DagBag
@@ -71,10 +74,15 @@ def _main(dag_ids: list[str]) -> None:
     if bag.import_errors:
         raise SystemExit(f"DAG import errors: {bag.import_errors}")
     for dag_id in dag_ids:
-        run = bag.get_dag(dag_id).test()
+        run = bag.get_dag(dag_id).test(run_conf=confs.get(dag_id))
         tasks = {ti.task_id: str(ti.state) for ti in run.get_task_instances()}
         print("RUN " + json.dumps({"dag_id": dag_id, "state": str(run.state), "tasks": tasks}), flush=True)
 
 
 if __name__ == "__main__":
-    _main(sys.argv[1:])
+    arguments = sys.argv[1:]
+    given = {}
+    if arguments[:1] == ["--conf"]:
+        given = json.loads(arguments[1])
+        arguments = arguments[2:]
+    _main(arguments, given)

@@ -41,3 +41,7 @@ def served(generated: Dataset) -> Iterator:
     """The five platforms of ``generated``, running. Tests move its clock forward only; the connector tests
     have a district of their own (tests/connectors/conftest.py), so their clock moves do not reach these."""
     yield from serve_dataset(generated)
+
+
+# the served test district, its lake and its built warehouse (session fixtures, built once when first asked for)
+pytest_plugins = ["tests.warehouse"]

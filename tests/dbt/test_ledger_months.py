@@ -23,9 +23,9 @@ import duckdb
 import pytest
 
 from gridlake.settings import Settings
-from tests.dbt.conftest import build, ingest
 from tests.dbt.ledger_rules import expected_ledger, ledger_events, rows
 from tests.support import TEST_SCALE, generate_dataset, serve_dataset
+from tests.warehouse import build, ingest
 
 # Three calendar months and more (from late August to 19 November) at a quarter of the shared district's scale.
 MONTHS_DAYS = 92

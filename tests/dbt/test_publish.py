@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -35,22 +34,14 @@ from gridlake.shared import SharedZone
 from gridlake.transform import paths, run_dbt
 from publication import publish
 from tests.support import bare_server
+from tests.warehouse import copy_home
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _copy_home(settings: Settings, target: Path) -> Settings:
-    """A GRIDLAKE_HOME with a copy of the built warehouse and dbt's manifest, reading the same lake."""
-    shutil.copytree(settings.home / "warehouse", target / "warehouse")
-    (target / "dbt" / "target").mkdir(parents=True)
-    shutil.copy2(paths(settings).target / "manifest.json", target / "dbt" / "target" / "manifest.json")
-    (target / "lake").symlink_to(settings.home / "lake")
-    return Settings(home=target)
-
-
 @pytest.fixture()
 def home(built, settings: Settings, tmp_path: Path) -> Settings:
-    return _copy_home(settings, tmp_path / "home")
+    return copy_home(settings, tmp_path / "home")
 
 
 def _warehouse(settings: Settings) -> duckdb.DuckDBPyConnection:

@@ -135,6 +135,15 @@ repeat_hotspots as (
 
 ),
 
+-- when each pair first became a repeat hotspot in the month: its first anchor (the daily bulletin's "new" ones)
+first_anchors as (
+
+    select community_code, service_group, period_month, min(received_at) as first_qualified_at
+    from anchors
+    group by all
+
+),
+
 selected as (
 
     select
@@ -147,22 +156,28 @@ selected as (
         null::bigint as returned_orders,
         null::timestamptz as window_first_received_at,
         null::timestamptz as window_last_received_at,
+        null::timestamptz as first_qualified_at,
         null::varchar[] as request_ids
     from ranked
     where frequency_rank <= {{ var('top_n') }}
     union all
     select
-        hotspot_kind,
-        subject_code,
-        period_month,
+        repeat_hotspots.hotspot_kind,
+        repeat_hotspots.subject_code,
+        repeat_hotspots.period_month,
         null,
         null,
-        hotspot_orders,
-        returned_orders,
-        window_first_received_at,
-        window_last_received_at,
-        request_ids
+        repeat_hotspots.hotspot_orders,
+        repeat_hotspots.returned_orders,
+        repeat_hotspots.window_first_received_at,
+        repeat_hotspots.window_last_received_at,
+        first_anchors.first_qualified_at,
+        repeat_hotspots.request_ids
     from repeat_hotspots
+    inner join first_anchors
+        on first_anchors.community_code = repeat_hotspots.community_code
+        and first_anchors.service_group = repeat_hotspots.service_group
+        and first_anchors.period_month = repeat_hotspots.period_month
 
 ),
 
@@ -235,6 +250,7 @@ final as (
         cast(compared.returned_orders as integer) as returned_orders,
         compared.window_first_received_at,
         compared.window_last_received_at,
+        compared.first_qualified_at,
         compared.request_ids,
         compared.days_observed,
         compared.is_period_complete,

@@ -1,11 +1,12 @@
-"""The dbt project built on a lake the connectors filled from a served test district.
-
-``lake_home`` ingests every platform once (the connectors' own code, as the DAGs run it) into a lake of its own;
-``built`` runs ``dbt build`` on it and hands the tests a read-only connection to the warehouse.
+"""The test district's warehouse, for every test that needs one (a plugin of the root conftest, so the dbt tests and
+the reports' tests share one build per session): ``lake_home`` ingests every platform twice, a day apart (the
+connectors' own code, as the DAGs run it) into a lake of its own; ``built`` runs ``dbt build`` on it and hands the
+tests a read-only connection to the warehouse.
 """
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -75,3 +76,15 @@ def built(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
 @pytest.fixture(scope="session")
 def lake(lake_home: Path) -> Lake:
     return Lake(lake_home / "lake")
+
+
+def copy_home(settings: Settings, target: Path) -> Settings:
+    """A GRIDLAKE_HOME with a copy of the built warehouse and dbt's manifest, reading the same lake (for tests that
+    change the warehouse or publish from it)."""
+    from gridlake.transform import paths
+
+    shutil.copytree(settings.home / "warehouse", target / "warehouse")
+    (target / "dbt" / "target").mkdir(parents=True)
+    shutil.copy2(paths(settings).target / "manifest.json", target / "dbt" / "target" / "manifest.json")
+    (target / "lake").symlink_to(settings.home / "lake")
+    return Settings(home=target)

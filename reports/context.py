@@ -1,0 +1,34 @@
+"""What a report's sections are built from: the period, the judged sources, and a guard that shows a section only
+when every dataset it needs may be shown."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from gridlake.settings import Settings
+from reports.model import Section
+from reports.periods import Period
+from reports.sources import Sources
+
+__all__ = ["Context"]
+
+
+@dataclass
+class Context:
+    settings: Settings
+    period: Period
+    sources: Sources
+
+    def query(self, sql: str, parameters: list[Any] | dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        return self.sources.query(sql, parameters)
+
+    def section(self, key: str, title: str, datasets: list[str], build: Callable[[], list[Any]]) -> Section:
+        """A section built by ``build`` - or, when a dataset it needs may not be shown for the period, a section
+        that says which and why, with nothing else in it."""
+        section = Section(key, title, datasets)
+        section.withheld = [self.sources[name] for name in datasets if not self.sources[name].shown]
+        if not section.withheld:
+            section.blocks = build()
+        return section
