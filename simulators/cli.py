@@ -149,7 +149,7 @@ def demo(name: NameOpt = None, scale: ScaleOpt = None, days: DaysOpt = None, see
         _show_landed(lake_home)
         _show_published(lake_home)
         console.rule("The centre's reports, from the published datasets (the reports DAG)")
-        _reports(env, lake_home, dataset.end.date())
+        _reports(env, lake_home, dataset.end().date())
         console.print("\n# The Airflow connections, as `gridlake sim serve` prints them:")
         for line in sims.exports():
             print(line, flush=True)
@@ -188,14 +188,12 @@ def _reports(env: dict[str, str], home: Path, end: date) -> None:
                  "monthly": (last.replace(day=28) + timedelta(days=4)).replace(day=1).isoformat()}
     began = time.monotonic()
     run = run_chain(env, ("reports",), confs={"reports": {"issued_on": issued_on}})["reports"]
-    table = Table(title=f"Reports (the reports DAG, {time.monotonic() - began:.0f} s: {run['state']})")
-    for column in ("report", "period", "HTML and PDF", "withheld"):
-        table.add_column(column)
+    console.print(f"The reports DAG wrote, in {time.monotonic() - began:.0f} s ({run['state']}):")
     for path in sorted((home / "reports").glob("*/*.json")):
         record = json.loads(path.read_text(encoding="utf-8"))
-        table.add_row(record["title"], record["label"], str(path.with_suffix(".html")) + "\n" +
-                      str(path.with_suffix(".pdf")), ", ".join(record["withheld"]) or "-")
-    console.print(table)
+        withheld = f" [yellow]withheld: {', '.join(record['withheld'])}[/]" if record["withheld"] else ""
+        console.print(f"  [bold]{record['title']}[/] {record['label']}{withheld}\n"
+                      f"    {path.with_suffix('.html')}\n    {path.with_suffix('.pdf')}")
     console.print(f"  index: {home / 'reports' / 'index.html'}")
 
 

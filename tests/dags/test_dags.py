@@ -167,6 +167,35 @@ def test_the_whole_chain_runs_through_airflow_and_publishes_the_shared_datasets(
     assert len(zone.ledger()) == ledger and zone.verify() == []
 
 
+def test_the_reports_dag_writes_the_reports_from_the_published_datasets(airflow) -> None:
+    """The reports DAG: at 08:00 Beijing and on the shared datasets' Assets; a run writes the reports its conf
+    names (each with its PDF) from the versions the catalog has current, and skips the others."""
+    from gridlake.shared import SharedZone
+    from simulators.pipeline import run_chain
+
+    dag = _probe(airflow, "bag")["dags"]["reports"]
+    assert dag["schedule_time"] == ["0 8 * * *", "Asia/Shanghai"]
+    assert {f"gridlake://shared/{name}" for name in ("hotline_requests", "hotline_kpi_daily", "iot_domain_daily",
+                                                       "enterprise_profile")} <= set(dag["schedule_assets"])
+    home = Path(airflow["env"]["GRIDLAKE_HOME"])
+    if not (home / "shared" / "catalog.json").exists():
+        run_chain(airflow["env"])
+    runs = _probe(airflow, "test", json.dumps({"issued_on": {"daily": "2026-11-20", "weekly": "2026-11-16"}}),
+                  "reports")
+    assert runs["reports"]["state"] == "success", runs
+    assert runs["reports"]["tasks"] == {"daily_bulletin": "success", "weekly_report": "success",
+                                        "monthly_report": "skipped"}
+    catalog = SharedZone(home / "shared").catalog()["datasets"]
+    for name in ("daily/2026-11-19", "weekly/2026-W46"):
+        record = json.loads((home / "reports" / f"{name}.json").read_text(encoding="utf-8"))
+        assert (home / "reports" / f"{name}.pdf").stat().st_size > 10_000
+        assert {dataset: source["version"] for dataset, source in record["sources"].items()} == {
+            dataset: catalog[dataset]["current"]["version"] for dataset in record["sources"]}
+    assert not list((home / "reports").glob("monthly/*"))
+    index = (home / "reports" / "index.html").read_text(encoding="utf-8")
+    assert "daily/2026-11-19.html" in index and "weekly/2026-W46.pdf" in index
+
+
 def test_a_stopped_dataset_turns_the_publish_run_red_after_publishing_the_others(airflow) -> None:
     """A mart broken in the warehouse: the publish DAG's run fails at its check task, not retried, while the
     datasets that passed are published (their Assets updated by the task before)."""
