@@ -140,11 +140,12 @@ def _repeat(ctx: Context) -> list[Any]:
 
 
 def _seasonal(ctx: Context) -> list[Any]:
+    # the peak hour and weekday: the bucket with the largest share, the earliest of those that tie for it
     groups = ctx.query("""
         select
             service_group, any_value(service_group_name) as group_name, any_value(group_orders) as group_orders,
-            arg_max(bucket, share_of_orders) filter (where pattern = 'hour_of_day') as peak_hour,
-            arg_max(bucket, share_of_orders) filter (where pattern = 'day_of_week') as peak_weekday,
+            first(bucket order by share_of_orders desc, bucket) filter (where pattern = 'hour_of_day') as peak_hour,
+            first(bucket order by share_of_orders desc, bucket) filter (where pattern = 'day_of_week') as peak_weekday,
             any_value(months_observed) as months_observed,
             any_value(complete_years_observed) as complete_years_observed,
             any_value(is_seasonal) as is_seasonal,

@@ -108,7 +108,7 @@ def _units(ctx: Context) -> list[Any]:
 
 def _unsatisfied(ctx: Context) -> list[Any]:
     base = f"""
-        select {_REASON_SQL} as reason, service_group, service_code, service_name
+        select {_REASON_SQL} as reason, service_group, service_code, service_name, received_at
         from hotline_requests
         where return_visited_at >= $start and return_visited_at < $end
             and return_visit_satisfaction = 'unsatisfied'"""
@@ -118,8 +118,9 @@ def _unsatisfied(ctx: Context) -> list[Any]:
     by_group = ctx.query(f"""
         select reason, service_group, count(*) as orders
         from ({base}) group by all order by orders desc, reason, service_group nulls last""", _week(ctx))
+    # a matter's name: the one its latest order carries (as the daily bulletin names matters)
     by_service = ctx.query(f"""
-        select service_code, arg_max(service_name, reason) as service_name, count(*) as orders,
+        select service_code, arg_max(service_name, received_at) as service_name, count(*) as orders,
             string_agg(distinct reason, '、' order by reason) as reasons
         from ({base}) group by service_code order by orders desc, service_code limit 10""", _week(ctx))
     for row in by_group:
