@@ -22,7 +22,8 @@ SPEC = DatasetSpec(
     name="hotspots_monthly",
     key=("hotspot_key",),
     depends_on=("hotline_requests",),
-    time_columns=("period_month", "window_first_received_at", "window_last_received_at", "data_as_of"),
+    time_columns=("period_month", "window_first_received_at", "window_last_received_at", "first_qualified_at",
+                  "data_as_of"),
     freshness_column="data_as_of",
 )
 
@@ -64,6 +65,13 @@ def checks(context: GateContext, columns: Mapping[str, str]) -> list[Check]:
              title=(f"屡治屡返：窗口内至少 {rules.hotspot_min_orders} 单、其中至少 1 单在已解决后再次出现，"
                     "列出的工单数与之相符"),
              failure="屡治屡返记录与其窗口工单不符：{n} 行", column="hotspot_orders"),
+        rows("first_qualified_at",
+             "select hotspot_key, period_month, first_qualified_at, window_first_received_at, window_last_received_at "
+             "from {batch} where (hotspot_kind = 'repeat_hotspot') is distinct from (first_qualified_at is not null) "
+             "or date_trunc('month', first_qualified_at at time zone 'Asia/Shanghai') <> period_month "
+             "or first_qualified_at < window_first_received_at or first_qualified_at > window_last_received_at",
+             title="屡治屡返的形成时间在当月、其窗口之内（其他类型为空）",
+             failure="屡治屡返形成时间不在当月或窗口之外：{n} 行", column="first_qualified_at"),
         rows("change_is_difference",
              "select hotspot_key, orders, previous_month_orders, change_vs_previous_month, previous_year_orders, "
              "change_vs_previous_year from {batch} where change_vs_previous_month is distinct from "

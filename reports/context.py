@@ -24,6 +24,20 @@ class Context:
     def query(self, sql: str, parameters: list[Any] | dict[str, Any] | None = None) -> list[dict[str, Any]]:
         return self.sources.query(sql, parameters)
 
+    @property
+    def score_rule(self) -> str:
+        """The composite score's formula with the weights in force (kpis.md; settings ``kpi``)."""
+        weights = self.settings.kpi
+        return (f"综合得分＝响应率×{weights.response * 100:g}＋解决率×{weights.resolution * 100:g}"
+                f"＋满意率×{weights.satisfaction * 100:g}")
+
+    @property
+    def satisfaction_rule(self) -> str:
+        """满意率's formula with the weight of 'basically satisfied' in force."""
+        weight = self.settings.kpi.basically_satisfied
+        basic = "基本满意" if weight == 1 else f"基本满意×{weight:g}"
+        return f"满意率＝（满意＋{basic}）÷接通回访"
+
     def section(self, key: str, title: str, datasets: list[str], build: Callable[[], list[Any]]) -> Section:
         """A section built by ``build`` - or, when a dataset it needs may not be shown for the period, a section
         that says which and why, with nothing else in it."""

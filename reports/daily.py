@@ -114,7 +114,7 @@ def _rates(ctx: Context) -> list[Any]:
         where today.kpi_date = ?
         order by today.unit_type desc, today.unit_rank nulls last, today.unit_code""", [day])
     columns = [*_RATE_COLUMNS, Column("rank_change", "排名变化", "rank_change")]
-    note = ("排名按综合得分（响应率×0.2＋解决率×0.4＋满意率×0.4）从高到低；排名变化与前一日比较"
+    note = (f"排名按综合得分从高到低（{ctx.score_rule}）；排名变化与前一日比较"
             + ("（本月首日，无可比较）。" if day.day == 1 else "。"))
     streets = [row for row in rows if row["unit_type"] == "street"]
     departments = [row for row in rows if row["unit_type"] == "department"]

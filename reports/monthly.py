@@ -236,11 +236,11 @@ def _transfer(ctx: Context) -> list[Any]:
             quantile_cont(transfer_hours, 0.9) as p90_transfer_hours,
             count(*) filter (where dispatch_count > 1) as redispatched,
             count(*) filter (where return_count > 0) as returned
-        from hotline_requests where period_month = $month""", _month(ctx))
+        from hotline_requests where period_month = $month and is_due""", _month(ctx))
     for row in units:
         row["unit_type_name"] = labels.unit_type(row["unit_type"])
     return [
-        TableBlock("monthly.transfer_overview", "全区（本月到期工单）", [
+        TableBlock("monthly.transfer_overview", "全区（本月已到期工单）", [
             Column("orders", "工单", "int"), Column("median_transfer_hours", "流转耗时中位数（小时）", "hours"),
             Column("p90_transfer_hours", "90%工单在（小时）内", "hours"),
             Column("redispatched", "多次派单", "int"), Column("returned", "有退单", "int")],
@@ -290,7 +290,7 @@ def _ranking(ctx: Context) -> list[Any]:
         blocks.append(NoteBlock("本月尚未结束或数据未覆盖全月，排名为截至数据日期的结果。", "warning"))
     return blocks + [
         TableBlock("monthly.ranking_streets", "街道排名", columns, streets, ["hotline_kpi_monthly"],
-                   note="综合得分＝响应率×20＋解决率×40＋满意率×40；按本月到期的工单计。"),
+                   note=f"{ctx.score_rule}；按本月到期的工单计。"),
         ChartBlock("monthly.ranking_map", "各街道综合得分", charts.street_tiles(
             {row["unit_code"]: row["composite_score"] for row in streets}, title="综合得分"),
             ["hotline_kpi_monthly"]),

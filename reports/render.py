@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 import jinja2
 
 from reports.charts import FONT
+from reports.fonts import EMBEDDED_FAMILY, font_faces
 from reports.model import ChartBlock, NoteBlock, Section, TableBlock, display
 from reports.periods import KINDS, TITLES, Period
 from reports.sources import Source
@@ -81,9 +82,16 @@ def render_html(period: Period, sections: list[Section], sources: dict[str, Sour
                 tz: ZoneInfo) -> str:
     moment = _moment(tz)
     withheld = [name for name, source in sources.items() if source.status in ("withheld", "missing")]
-    return _env.get_template("report.html.j2").render(
+    page = _env.get_template("report.html.j2").render(
         period=period, sections=sections, sources=list(sources.values()), withheld=withheld, font=FONT,
-        generated_at=moment(generated_at), moment=moment, show=display, raw=_raw, cite=_cite(sources, moment))
+        embedded_family=EMBEDDED_FAMILY, generated_at=moment(generated_at), moment=moment, show=display, raw=_raw,
+        cite=_cite(sources, moment))
+    return _embed_font(page)
+
+
+def _embed_font(page: str) -> str:
+    """The page with the CJK font's subset for its characters embedded (``reports.fonts``)."""
+    return page.replace("/*FONT-FACES*/", font_faces(page), 1)
 
 
 def write_text(path: Path, text: str) -> None:
@@ -161,9 +169,9 @@ def write_index(root: Path, *, updated_at: datetime, tz: ZoneInfo) -> Path:
         reports.append({**record, "html": record["files"].get("html"), "pdf": record["files"].get("pdf"),
                         "generated_at": _moment(tz)(datetime.fromisoformat(record["generated_at"]))})
     reports.sort(key=lambda item: (item["kind"], item["period_start"]), reverse=True)
-    html = _env.get_template("index.html.j2").render(
-        reports=reports, kinds=[(kind, TITLES[kind]) for kind in KINDS], font=FONT,
-        updated_at=_moment(tz)(updated_at))
+    html = _embed_font(_env.get_template("index.html.j2").render(
+        reports=reports, kinds=[(kind, TITLES[kind]) for kind in KINDS], font=FONT, embedded_family=EMBEDDED_FAMILY,
+        updated_at=_moment(tz)(updated_at)))
     path = root / "index.html"
     write_text(path, html)
     return path

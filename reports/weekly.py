@@ -95,7 +95,7 @@ def _units(ctx: Context) -> list[Any]:
                Column("visits_resolved", "表示已解决", "int"), Column("resolution_rate", "解决率", "rate"),
                Column("satisfaction_rate", "满意率", "rate")]
     streets = [row for row in rows if row["unit_type"] == "street"]
-    note = "按本周完成回访的工单统计（计入考核的工单，未联系上的不计）；满意率＝（满意＋基本满意）÷接通回访。"
+    note = f"按本周完成回访的工单统计（计入考核的工单，未联系上的不计）；{ctx.satisfaction_rule}。"
     return [
         TableBlock("weekly.units_streets", "街道", columns, streets, DATASETS, note=note),
         ChartBlock("weekly.units_map", "各街道本周满意率", charts.street_tiles(

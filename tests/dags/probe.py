@@ -28,7 +28,7 @@ def _bag() -> dict:
             "tags": sorted(dag.tags),
             "schedule": getattr(dag.timetable, "expression", None),
             # an asset-or-time schedule's time part (its cron and time zone)
-            "schedule_time": (getattr(dag.timetable.timetable, "summary", None), str(dag.timetable.timetable._timezone))
+            "schedule_time": (dag.timetable.timetable.expression, str(dag.timetable.timetable.timezone))
             if hasattr(dag.timetable, "timetable") else None,
             "schedule_assets": sorted(_uris(getattr(dag.timetable, "asset_condition", None))),
             "tasks": {t.task_id: {"retries": t.retries, "outlets": [a.uri for a in t.outlets],

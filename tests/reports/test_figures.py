@@ -463,7 +463,7 @@ def monthly(data: Datasets, period: Window) -> dict[str, Expected]:
 
     # 六、transfer: the orders of the month (their deadline's) over the district, and each unit's month
     requests = data["hotline_requests"]
-    of_month = requests[requests["period_month"] == month]
+    of_month = requests[(requests["period_month"] == month) & requests["is_due"]]  # due: as the units' table
     transfer = of_month["transfer_hours"].dropna()
     district = {
         "orders": len(of_month),

@@ -4,14 +4,17 @@ its PDF holds the same pages: every section starting a page of its own in order,
 dataset version, the charts' labels as text.
 
 Tofu is checked the way the browser decides it: DevTools' ``CSS.getPlatformFontsForNode`` names the fonts
-Chromium drew a node's text with, and fontconfig's charset of each says whether it has every character of the
-node; a character no drawn font has was drawn as a blank box. A page with a character no installed font has shows
-that the check catches it.
+Chromium drew a node's text with, and each font's character map (the page's embedded font, read by fontTools; a
+system font's charset, by fontconfig) says whether it has every character of the node; a character no drawn font
+has was drawn as a blank box. Every text is drawn with the page's embedded font, so it looks the same on a machine
+without CJK fonts. A page with a character no installed font has shows that the check catches it.
 """
 
 from __future__ import annotations
 
+import base64
 import html as html_lib
+import io
 import re
 import subprocess
 import unicodedata
@@ -25,6 +28,7 @@ from pypdf import PdfReader
 
 from gridlake.settings import Settings
 from reports import write_report
+from reports.fonts import EMBEDDED_FAMILY
 from reports.render import CHROMIUM_ARGS, chromium_path
 from tests.reports.conftest import DAILY, MONTHLY, WEEKLY
 
@@ -70,33 +74,53 @@ def _has(family: str, char: str) -> bool:
     return any(first <= point <= last for first, last in _charset(family))
 
 
-def _tofu(page: Any) -> list[str]:
-    """The text nodes with a character none of the fonts Chromium drew them with has."""
+def _embedded(page: Any) -> set[int]:
+    """The code points the fonts a page embeds have (its ``@font-face`` data URIs, read by fontTools)."""
+    from fontTools.ttLib import TTFont
+
+    found: set[int] = set()
+    for family, data in re.findall(r'font-family: "([^"]+)";[^}]*?url\(data:font/woff;base64,([A-Za-z0-9+/=]+)\)',
+                                   page.content()):
+        assert family == EMBEDDED_FAMILY
+        found.update(TTFont(io.BytesIO(base64.b64decode(data))).getBestCmap())
+    return found
+
+
+def _tofu(page: Any) -> tuple[list[str], set[tuple[str, bool]]]:
+    """The text nodes with a character none of the fonts Chromium drew them with has; and the fonts used (family,
+    whether the page's own). DevTools names a web font by the family in its file, so the page's own fonts are told
+    by ``isCustomFont``: all of them come from the page's ``@font-face`` rules."""
+    embedded = _embedded(page)
     cdp = page.context.new_cdp_session(page)
     cdp.send("DOM.enable")
     cdp.send("CSS.enable")
     root = cdp.send("DOM.getDocument", {"depth": -1})["root"]["nodeId"]
-    found = []
+    found, used = [], set()
     checked = 0
     for node in cdp.send("DOM.querySelectorAll", {"nodeId": root, "selector": _TEXT_NODES})["nodeIds"]:
         text = html_lib.unescape(re.sub(r"<[^>]+>", "", cdp.send("DOM.getOuterHTML", {"nodeId": node})["outerHTML"]))
         wanted = {char for char in text if ord(char) > 0x7F and not char.isspace()}
         if not wanted:
             continue
-        fonts = [font["familyName"] for font in cdp.send("CSS.getPlatformFontsForNode", {"nodeId": node})["fonts"]
-                 if font["glyphCount"] > 0]
+        fonts = [(font["familyName"], font["isCustomFont"])
+                 for font in cdp.send("CSS.getPlatformFontsForNode", {"nodeId": node})["fonts"] if font["glyphCount"]]
+        used.update(fonts)
         checked += 1
-        missing = sorted(char for char in wanted if not any(_has(family, char) for family in fonts))
+
+        def has(family: str, custom: bool, char: str) -> bool:
+            return ord(char) in embedded if custom else _has(family, char)
+
+        missing = sorted(char for char in wanted if not any(has(family, custom, char) for family, custom in fonts))
         if missing:
             found.append(f"{text[:40]!r} drawn with {fonts}: no glyph for {''.join(missing)}")
     assert checked, "no text with Chinese characters was checked"
-    return found
+    return found, used
 
 
 def test_the_check_finds_tofu(browser) -> None:
     page = browser.new_page()
     page.set_content('<html><body><h1>东城区 𗀀</h1><p class="note">东城区</p></body></html>')  # U+17000, Tangut
-    problems = _tofu(page)
+    problems, _ = _tofu(page)
     assert len(problems) == 1 and "𗀀" in problems[0], problems
 
 
@@ -115,6 +139,7 @@ def test_the_html_draws_its_charts_and_its_chinese_offline(rendered, browser, ki
 
     page.route("**/*", only_the_file)
     page.goto(output.html.resolve().as_uri(), wait_until="load")
+    assert page.evaluate("document.fonts.ready.then(() => [...document.fonts].every(f => f.status === 'loaded'))")
     assert fetched == []  # self-contained: nothing asked of a network
     charts = page.eval_on_selector_all("figure.chart", """figures => figures.map(figure => {
         const svg = figure.querySelector('svg');
@@ -129,7 +154,9 @@ def test_the_html_draws_its_charts_and_its_chinese_offline(rendered, browser, ki
         assert chart["width"] > 100 and chart["height"] > 40, chart
         assert chart["marks"] > 0, f"{chart['id']}: nothing drawn"
         assert any(re.search(r"[\u4e00-\u9fff]", label) for label in chart["labels"]), chart
-    assert _tofu(page) == []
+    problems, used = _tofu(page)
+    assert problems == []
+    assert {custom for _, custom in used} == {True}  # all drawn in the page's own font: the same on any machine
     page.close()
 
 
