@@ -36,11 +36,11 @@ def _data(rows: list[dict[str, Any]]) -> alt.Data:
     return alt.Data(values=clean)
 
 
-def bars(rows: list[dict[str, Any]], *, category: str, value: str, category_title: str, value_title: str,
-         percent: bool = False, color: str = "#2f6db5", height_per_bar: int = 18) -> str:
-    """Horizontal bars, largest first, each labelled with its value."""
+def bars(rows: list[dict[str, Any]], *, category: str, value: str, value_title: str, percent: bool = False,
+         decimals: int = 0, color: str = "#2f6db5", height_per_bar: int = 18) -> str:
+    """Horizontal bars, largest first, each labelled with its value (the caption names the categories)."""
     axis_format = ".0%" if percent else ",d"
-    label_format = ".1%" if percent else ",.0f"
+    label_format = ".1%" if percent else f",.{decimals}f"
     base = alt.Chart(_data(rows)).encode(
         y=alt.Y(f"{category}:N", sort="-x", title=None),
         x=alt.X(f"{value}:Q", title=value_title, axis=alt.Axis(format=axis_format)),
@@ -76,12 +76,11 @@ def stacked_bars(rows: list[dict[str, Any]], *, x: str, y: str, stack: str, x_ti
     return to_svg(chart.properties(width=_WIDTH - 80, height=200))
 
 
-def heatmap(rows: list[dict[str, Any]], *, x: str, y: str, value: str, x_title: str, y_title: str,
-            value_title: str) -> str:
+def heatmap(rows: list[dict[str, Any]], *, x: str, y: str, value: str, x_title: str, value_title: str) -> str:
     """A grid of cells coloured by value (e.g. service group by hour)."""
     chart = alt.Chart(_data(rows)).mark_rect().encode(
         x=alt.X(f"{x}:O", title=x_title),
-        y=alt.Y(f"{y}:N", title=y_title),
+        y=alt.Y(f"{y}:N", title=None),
         color=alt.Color(f"{value}:Q", title=value_title, scale=alt.Scale(scheme="oranges"),
                         legend=alt.Legend(format=".0%")),
     )
@@ -110,7 +109,12 @@ def street_tiles(values: dict[str, float | None], *, title: str, percent: bool =
         color=alt.condition("datum.value === null", alt.value("#e0e0e0"),
                             alt.Color("value:Q", title=title, scale=alt.Scale(scheme=scheme),
                                       legend=alt.Legend(format=".0%" if percent else ",d", orient="right"))))
-    names = base.mark_text(dy=-7, fontSize=12, fontWeight="bold").encode(text="short_name:N")
+    # white text on the darker tiles
+    known = [value for value in values.values() if value is not None]
+    dark = min(known) + 0.6 * (max(known) - min(known)) if known and max(known) > min(known) else None
+    ink = alt.condition(f"datum.value !== null && datum.value > {dark}", alt.value("white"), alt.value("#1f2933")) \
+        if dark is not None else alt.value("#1f2933")
+    names = base.mark_text(dy=-7, fontSize=12, fontWeight="bold").encode(text="short_name:N", color=ink)
     numbers = base.mark_text(dy=9, fontSize=11).transform_calculate(
-        label=f"datum.value === null ? '—' : format(datum.value, '{fmt}')").encode(text="label:N")
+        label=f"datum.value === null ? '—' : format(datum.value, '{fmt}')").encode(text="label:N", color=ink)
     return to_svg((tiles + names + numbers).properties(width=4 * 96, height=7 * 62))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date, timedelta
 from typing import Any
 
 from gridlake.settings import Settings
@@ -37,6 +38,24 @@ class Context:
         weight = self.settings.kpi.basically_satisfied
         basic = "基本满意" if weight == 1 else f"基本满意×{weight:g}"
         return f"满意率＝（满意＋{basic}）÷接通回访"
+
+    def orders_per_day(self, first: date, last: date) -> list[dict[str, Any]]:
+        """Hotline orders received per day from ``first`` to ``last`` (days without orders as 0), from the first day
+        the data hold and up to the last day their clock has passed."""
+        clock = self.sources["hotline_requests"].data_as_of
+        if clock is not None:
+            last = min(last, (clock.astimezone(self.sources.tz) - timedelta(microseconds=1)).date())
+        return self.query("""
+            with days as (
+                select cast(unnest(generate_series($first, $last, interval 1 day)) as date) as day
+            ),
+            counts as (
+                select cast(received_at as date) as day, count(*) as orders from hotline_requests group by all
+            )
+            select days.day, coalesce(counts.orders, 0) as orders
+            from days left join counts using (day)
+            where days.day >= (select min(cast(received_at as date)) from hotline_requests)
+            order by days.day""", {"first": first, "last": last})
 
     def section(self, key: str, title: str, datasets: list[str], build: Callable[[], list[Any]]) -> Section:
         """A section built by ``build`` - or, when a dataset it needs may not be shown for the period, a section

@@ -57,18 +57,7 @@ def _orders(ctx: Context) -> list[Any]:
         select service_code, arg_max(service_name, received_at) as service_name, count(*) as orders
         from hotline_requests where cast(received_at as date) = ?
         group by service_code order by orders desc, service_code limit 10""", [day])
-    # every day of the trend, those without orders as 0, from the first day the data hold
-    trend = ctx.query("""
-        with days as (
-            select cast(unnest(generate_series($first, $day, interval 1 day)) as date) as day
-        ),
-        counts as (
-            select cast(received_at as date) as day, count(*) as orders from hotline_requests group by all
-        )
-        select days.day, coalesce(counts.orders, 0) as orders
-        from days left join counts using (day)
-        where days.day >= (select min(cast(received_at as date)) from hotline_requests)
-        order by days.day""", {"first": day - timedelta(days=TREND_DAYS - 1), "day": day})
+    trend = ctx.orders_per_day(day - timedelta(days=TREND_DAYS - 1), day)
     blocks: list[Any] = [
         TableBlock("daily.overview", "昨日概况", [
             Column("received", "受理工单", "int"), Column("received_change", "较前一日", "delta"),
@@ -85,7 +74,7 @@ def _orders(ctx: Context) -> list[Any]:
     ]
     if groups:
         blocks.append(ChartBlock("daily.groups_chart", "各类别受理量", charts.bars(
-            groups, category="group_name", value="orders", category_title="类别", value_title="工单数"),
+            groups, category="group_name", value="orders", value_title="工单数"),
             ["hotline_requests"]))
     blocks.append(TableBlock("daily.services", "受理量前十的事项", [
         Column("service_name", "事项"), Column("service_code", "事项编码"), Column("orders", "工单数", "int")],
@@ -239,6 +228,6 @@ def _rising(ctx: Context) -> list[Any]:
         Column("rise", "增加", "delta")], rows, ["hotline_requests"], empty="昨日无较前一日上升的事项。")]
     if rows:
         blocks.append(ChartBlock("daily.rising_chart", "上升最多的事项", charts.bars(
-            rows, category="service_name", value="rise", category_title="事项", value_title="较前一日增加"),
+            rows, category="service_name", value="rise", value_title="较前一日增加"),
             ["hotline_requests"]))
     return blocks

@@ -64,11 +64,14 @@ def _areas(ctx: Context) -> list[Any]:
         select street_code, count(*) as orders from hotline_requests
         where received_at >= $start and received_at < $end and street_code is not null
         group by street_code""", {"start": ctx.period.starts_at, "end": ctx.period.ends_at})
+    trend = ctx.orders_per_day(ctx.period.start, ctx.period.last_day)
     for row in communities + grids:
         row["street_name"] = labels.street(row["street_code"])
         row["community_name"] = labels.community(row["community_code"])
     return [
         *_coverage(ctx, "hotspots_monthly"),
+        ChartBlock("monthly.trend", "本月每日受理量", charts.lines(
+            trend, x="day", y="orders", series=None, x_title="日期", y_title="工单数"), ["hotline_requests"]),
         ChartBlock("monthly.streets_map", "各街道本月受理量", charts.street_tiles(
             {row["street_code"]: row["orders"] for row in by_street}, title="工单数", higher_is_better=False),
             ["hotline_requests"]),
@@ -95,7 +98,7 @@ def _matters(ctx: Context) -> list[Any]:
         Column("orders", "本月工单", "int"), *_COMPARE], rows, ["hotspots_monthly"], note=_COMPARE_NOTE)]
     if rows:
         blocks.insert(0, ChartBlock("monthly.services_chart", "高频事项（前十）", charts.bars(
-            rows[:10], category="service_name", value="orders", category_title="事项", value_title="本月工单"),
+            rows[:10], category="service_name", value="orders", value_title="本月工单"),
             ["hotspots_monthly"]))
     return blocks
 
@@ -172,7 +175,7 @@ def _seasonal(ctx: Context) -> list[Any]:
         note="季节性：某月工单量超过该类年均月量1.5倍，且连续两个完整年度出现。")]
     if hours:
         blocks.append(ChartBlock("monthly.hours_chart", "各类诉求按小时分布（占该类工单比例）", charts.heatmap(
-            hours, x="hour", y="group_name", value="share_of_orders", x_title="时", y_title="类别",
+            hours, x="hour", y="group_name", value="share_of_orders", x_title="时",
             value_title="占比"), ["seasonal_patterns"]))
     return blocks
 
@@ -219,7 +222,7 @@ def _grid(ctx: Context) -> list[Any]:
     ]
     if step_rows:
         blocks.append(ChartBlock("monthly.grid_steps_chart", "各环节平均耗时", charts.bars(
-            step_rows, category="step", value="hours", category_title="环节", value_title="小时"),
+            step_rows, category="step", value="hours", value_title="小时", decimals=1),
             ["grid_case_lifecycle"]))
     return blocks
 

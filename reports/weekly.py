@@ -131,7 +131,7 @@ def _unsatisfied(ctx: Context) -> list[Any]:
         note="原因按工单记录判定，依次取：诉求未解决、办理超期、响应不及时、多次转派（有退单），其余为已解决仍不满意。")]
     if reasons:
         blocks.append(ChartBlock("weekly.reasons_chart", "不满意原因分布", charts.bars(
-            reasons, category="reason", value="orders", category_title="原因", value_title="工单数",
+            reasons, category="reason", value="orders", value_title="工单数",
             color="#d64545"), DATASETS))
     blocks += [
         TableBlock("weekly.reasons_groups", "按原因与诉求类别", [
