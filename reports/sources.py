@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from gridlake.settings import Settings
 from gridlake.shared import SharedZone
@@ -74,7 +75,7 @@ class Source:
 def _rows_clock(table: pa.Table) -> datetime | None:
     if "data_as_of" not in table.column_names or table.num_rows == 0:
         return None
-    return pa.compute.max(table["data_as_of"]).as_py()
+    return pc.max(table["data_as_of"]).as_py()
 
 
 class Sources:
