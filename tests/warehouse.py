@@ -88,3 +88,14 @@ def copy_home(settings: Settings, target: Path) -> Settings:
     shutil.copy2(paths(settings).target / "manifest.json", target / "dbt" / "target" / "manifest.json")
     (target / "lake").symlink_to(settings.home / "lake")
     return Settings(home=target)
+
+
+@pytest.fixture(scope="session")
+def published(built, settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """A home whose shared zone holds every dataset, published from the test district's warehouse."""
+    from publication import publish
+
+    home = copy_home(settings, tmp_path_factory.mktemp("published-home"))
+    outcome = publish(home)
+    assert outcome.ok, {name: o.status for name, o in outcome.outcomes.items()}
+    return home

@@ -1,4 +1,4 @@
-"""A shared zone published from the test district's warehouse, for the reports to read.
+"""The issue dates of the reports tested on the test district (its shared zone: ``published``, tests/warehouse.py).
 
 The district's data run from 10 to 19 November 2026 and the lake was loaded twice, the second time a day later
 (the platforms' clock then at 21 November, 00:00): the daily bulletin of 20 November covers 19 November, the weekly
@@ -10,22 +10,6 @@ from __future__ import annotations
 
 from datetime import date
 
-import pytest
-
-from gridlake.settings import Settings
-from tests.warehouse import copy_home
-
 DAILY = date(2026, 11, 20)
 WEEKLY = date(2026, 11, 23)
 MONTHLY = date(2026, 12, 1)
-
-
-@pytest.fixture(scope="session")
-def published(built, settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    """A home whose shared zone holds every dataset, published from the test district's warehouse."""
-    from publication import publish
-
-    home = copy_home(settings, tmp_path_factory.mktemp("reports-home"))
-    outcome = publish(home)
-    assert outcome.ok, {name: o.status for name, o in outcome.outcomes.items()}
-    return home

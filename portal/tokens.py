@@ -1,0 +1,92 @@
+"""The service's users: one token each, stored hashed (``$GRIDLAKE_HOME/portal/tokens.json``), issued and revoked by
+an admin command (``gridlake portal token ...``). A token is ``glk_<id>_<secret>``: the id finds its entry, the
+secret's SHA-256 must match (compared in constant time). Only the hash is kept, so the file reveals no token; a
+revoked token fails at once (the service rereads the file when it changes).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import secrets
+import threading
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+__all__ = ["IssuedToken", "TokenStore"]
+
+
+def _hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    token: str  # shown once, never stored
+    token_id: str
+    user: str
+    role: str
+    attributes: dict[str, Any]
+
+
+class TokenStore:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+        self._loaded: tuple[float, dict[str, Any]] | None = None
+
+    def _entries(self) -> dict[str, Any]:
+        if not self.path.exists():
+            return {}
+        mtime = self.path.stat().st_mtime
+        with self._lock:
+            if self._loaded is None or self._loaded[0] != mtime:
+                self._loaded = (mtime, json.loads(self.path.read_text(encoding="utf-8")))
+            return self._loaded[1]
+
+    def _write(self, entries: dict[str, Any]) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        aside = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        aside.write_text(json.dumps(entries, ensure_ascii=False, indent=1), encoding="utf-8")
+        os.chmod(aside, 0o600)
+        os.replace(aside, self.path)
+
+    def issue(self, user: str, role: str, attributes: dict[str, Any] | None = None) -> IssuedToken:
+        """A new token for ``user`` as ``role`` (the caller checked both against the policies)."""
+        entries = dict(self._entries())
+        token_id = secrets.token_hex(6)
+        secret = secrets.token_urlsafe(32)
+        entries[token_id] = {"user": user, "role": role, "attributes": attributes or {}, "sha256": _hash(secret),
+                             "issued_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                             "revoked_at": None}
+        self._write(entries)
+        return IssuedToken(f"glk_{token_id}_{secret}", token_id, user, role, attributes or {})
+
+    def revoke(self, token_id: str) -> bool:
+        entries = dict(self._entries())
+        if token_id not in entries or entries[token_id]["revoked_at"]:
+            return False
+        entries[token_id] = {**entries[token_id], "revoked_at": datetime.now(timezone.utc).isoformat(
+            timespec="seconds")}
+        self._write(entries)
+        return True
+
+    def list(self) -> list[dict[str, Any]]:
+        """Every token's entry, without its hash."""
+        return [{"token_id": token_id, **{key: value for key, value in entry.items() if key != "sha256"}}
+                for token_id, entry in sorted(self._entries().items())]
+
+    def check(self, token: str) -> dict[str, Any] | None:
+        """The entry of a valid, unrevoked token (with its id); None otherwise."""
+        prefix, _, rest = token.partition("_")
+        token_id, _, secret = rest.partition("_")
+        if prefix != "glk" or not token_id or not secret:
+            return None
+        entry = self._entries().get(token_id)
+        if entry is None or entry["revoked_at"] or not hmac.compare_digest(entry["sha256"], _hash(secret)):
+            return None
+        return {"token_id": token_id, **entry}
