@@ -1,0 +1,82 @@
+"""The query service and portal, served for real on loopback (uvicorn in a thread) over the test district's
+published shared zone, with a token per role: two street offices (东华门 and 东四), the urban-management and
+environment bureaus, the credit office, the statistics bureau and the centre."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+
+from gridlake.settings import Settings
+from portal.app import create_app
+from portal.policy import default_policies
+from portal.tokens import TokenStore
+
+STREET = "110101001"  # 东华门
+OTHER_STREET = "110101006"  # 东四
+ROLES = {
+    "street": ("street_office", {"street_code": STREET}),
+    "other_street": ("street_office", {"street_code": OTHER_STREET}),
+    "urban": ("urban_management", {}),
+    "environment": ("environment", {}),
+    "credit": ("credit_office", {}),
+    "statistics": ("statistics_bureau", {}),
+    "centre": ("centre", {}),
+}
+
+
+@dataclass
+class Service:
+    url: str
+    home: Path
+    settings: Settings
+    tokens: dict[str, str]  # ROLES key -> token
+
+    def client(self, who: str | None) -> httpx.Client:
+        headers = {"Authorization": f"Bearer {self.tokens[who]}"} if who else {}
+        return httpx.Client(base_url=self.url, headers=headers, timeout=60)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def portal_home(published: Settings, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """A home reading the published shared zone, with the daily bulletin written and a token per role."""
+    from reports import write_report
+
+    home = tmp_path_factory.mktemp("portal-home")
+    (home / "shared").symlink_to(published.home / "shared")
+    settings = Settings(home=home)
+    write_report("daily", date(2026, 11, 20), settings, pdf=False)
+    return settings
+
+
+@pytest.fixture(scope="session")
+def service(portal_home: Settings) -> Iterator[Service]:
+    store = TokenStore(portal_home.home / "portal" / "tokens.json")
+    tokens = {who: store.issue(f"test-{who}", role, attributes).token for who, (role, attributes) in ROLES.items()}
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(portal_home, default_policies()), host="127.0.0.1", port=port,
+                                           log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert time.monotonic() < deadline, "the portal did not start"
+        time.sleep(0.05)
+    yield Service(f"http://127.0.0.1:{port}", portal_home.home, portal_home, tokens)
+    server.should_exit = True
+    thread.join(timeout=10)
