@@ -5,7 +5,7 @@ export PATH := $(HOME)/.local/bin:$(PATH)
 # uv as a command, or as a module of the Python that installed it (pyenv-style shims may not see it at once).
 UV = $(shell command -v uv 2>/dev/null || echo python3 -m uv)
 
-.PHONY: setup system demo test serve airflow clean
+.PHONY: setup system demo test serve portal airflow clean
 
 # Root installs Debian's packages itself; anyone else through sudo.
 SUDO = $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -37,6 +37,11 @@ test: setup
 # Serve the five platforms until interrupted.
 serve: setup
 	$(UV) run --frozen gridlake sim serve
+
+# The data portal and query service on :8400 over a lake's shared zone (GRIDLAKE_HOME=..., e.g. the demo's; its
+# tokens: gridlake portal token issue|list|revoke).
+portal: setup
+	$(UV) run --frozen gridlake serve
 
 # Airflow's UI on :8080 with the project's DAGs (metadata in var/airflow unless AIRFLOW_HOME= says where, e.g.
 # the demo's, as `make demo` prints); the platforms' connections come from AIRFLOW_CONN_* in the environment

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import signal
+import subprocess
+import sys
 import threading
 import time
 from datetime import date, datetime, timedelta
@@ -114,9 +117,15 @@ def clock(
     console.print(answer.json()["now"])
 
 
+PortalOpt = Annotated[bool | None, typer.Option(
+    "--portal/--no-portal", help="keep the data portal serving at the end until Ctrl-C (default: when run in a "
+                                 "terminal); either way it is started, tried with each role's token and its address "
+                                 "and tokens printed")]
+
+
 @app.command()
 def demo(name: NameOpt = None, scale: ScaleOpt = None, days: DaysOpt = None, seed: SeedOpt = None,
-         end: EndOpt = None) -> None:
+         end: EndOpt = None, portal: PortalOpt = None) -> None:
     """The whole pipeline on a fresh district: generate it, serve it, run every DAG of the chain through Airflow
     (ingestion, transformation, gate and publish), let a day pass, run the chain again; show what landed, what
     was quarantined, what was published or held back, and where everything is.
@@ -160,6 +169,77 @@ def demo(name: NameOpt = None, scale: ScaleOpt = None, days: DaysOpt = None, see
     console.print("The DAG runs in Airflow's UI (http://localhost:8080), on the same metadata and lake:\n"
                   f"  [bold]make airflow AIRFLOW_HOME={airflow_home} GRIDLAKE_HOME={lake_home}[/]\n"
                   "and, for new runs to reach the platforms, serve them (make serve) and export what it prints.")
+    console.rule("The data portal and query service (gridlake serve), a token per role")
+    _portal(lake_home, keep_serving=sys.stdin.isatty() if portal is None else portal)
+
+
+# the demo's users: one per role of portal/policies.yaml (a street office: 东华门)
+_DEMO_USERS = (("中心分析员", "centre", None), ("东华门街道办事处", "street_office", "110101001"),
+               ("区城市管理委员会", "urban_management", None), ("区生态环境局", "environment", None),
+               ("区信用办", "credit_office", None), ("区统计局", "statistics_bureau", None))
+_PORTAL_PORT = 8400
+
+
+def _portal(home: Path, *, keep_serving: bool) -> None:
+    """Issue a token per role, start ``gridlake serve`` on the demo's shared zone, show what each role reaches."""
+    gridlake = str(Path(sys.executable).with_name("gridlake"))
+    env = {**os.environ, "GRIDLAKE_HOME": str(home)}
+    tokens = {}
+    for user, role, street in _DEMO_USERS:
+        done = subprocess.run([gridlake, "portal", "token", "issue", "--user", user, "--role", role,
+                               *(["--street", street] if street else [])], env=env, capture_output=True, text=True)
+        if done.returncode != 0:
+            raise RuntimeError(f"issuing the demo's token for {role} failed: {done.stderr[-2000:]}")
+        tokens[role] = (user, done.stdout.strip().splitlines()[-1])
+    url = f"http://127.0.0.1:{_PORTAL_PORT}"
+    server = subprocess.Popen([gridlake, "serve", "--port", str(_PORTAL_PORT)], env=env, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE, text=True)
+    try:
+        table = Table(title=f"The data portal at {url}/ (API: {url}/api/docs): log in with a token")
+        for column in ("role", "user", "reads"):
+            table.add_column(column)
+        for role, (user, token) in tokens.items():
+            headers = {"Authorization": f"Bearer {token}"}
+            me = _portal_call(server, "GET", f"{url}/api/me", headers=headers)
+            reads = f"{len(me['datasets'])} datasets"
+            if "hotline_requests" in me["datasets"]:
+                answer = _portal_call(server, "POST", f"{url}/api/query", headers=headers, json={
+                    "sql": "select count(*) as orders, count(distinct street_code) as streets from hotline_requests"})
+                row = answer["rows"][0]
+                reads += f"; hotline_requests: {row['orders']:,} orders in {row['streets']} street(s)"
+            table.add_row(role, user, reads)
+        console.print(table)
+        console.print("Demo tokens (log in at the portal, or send as Authorization: Bearer ...):")
+        for role, (_, token) in tokens.items():
+            print(f"  {role:<18} {token}", flush=True)
+        if keep_serving:
+            console.print(f"[bold]The portal serves at {url}/ until Ctrl-C.[/]")
+            try:
+                server.wait()
+            except KeyboardInterrupt:
+                pass
+        else:
+            console.print(f"The portal is stopped; serve it again with the same tokens:\n"
+                          f"  [bold]make portal GRIDLAKE_HOME={home}[/]")
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def _portal_call(server: subprocess.Popen, method: str, url: str, **options: Any) -> dict:
+    """A call to the starting portal, retried until it answers (or the server exits)."""
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            answer = httpx.request(method, url, timeout=60, **options)
+            answer.raise_for_status()
+            return answer.json()
+        except httpx.TransportError:
+            if server.poll() is not None:
+                raise RuntimeError(f"gridlake serve exited: {server.stderr.read()[-2000:]}") from None
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
 
 
 def _chain(env: dict[str, str]) -> None:
