@@ -1,7 +1,7 @@
 """The service's users: one token each, stored hashed (``$GRIDLAKE_HOME/portal/tokens.json``), issued and revoked by
 an admin command (``gridlake portal token ...``). A token is ``glk_<id>_<secret>``: the id finds its entry, the
 secret's SHA-256 must match (compared in constant time). Only the hash is kept, so the file reveals no token; a
-revoked token fails at once (the service rereads the file when it changes).
+revoked token fails at once (the service rereads the file whenever it is replaced: its time, size or inode change).
 """
 
 from __future__ import annotations
@@ -37,15 +37,18 @@ class TokenStore:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._lock = threading.Lock()
-        self._loaded: tuple[float, dict[str, Any]] | None = None
+        self._loaded: tuple[tuple[int, int, int], dict[str, Any]] | None = None
 
     def _entries(self) -> dict[str, Any]:
-        if not self.path.exists():
+        try:
+            stat = self.path.stat()
+        except FileNotFoundError:
             return {}
-        mtime = self.path.stat().st_mtime
+        # the time alone can miss a change: two writes within one tick of a coarse file-system clock share it
+        stamp = (stat.st_mtime_ns, stat.st_size, stat.st_ino)
         with self._lock:
-            if self._loaded is None or self._loaded[0] != mtime:
-                self._loaded = (mtime, json.loads(self.path.read_text(encoding="utf-8")))
+            if self._loaded is None or self._loaded[0] != stamp:
+                self._loaded = (stamp, json.loads(self.path.read_text(encoding="utf-8")))
             return self._loaded[1]
 
     def _write(self, entries: dict[str, Any]) -> None:
