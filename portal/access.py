@@ -53,9 +53,19 @@ class QueryLog:
 
     def write(self, user: User, *, action: str, sql: str | None, status: str, rows: int | None, ms: float,
               reason: str | None = None, datasets: dict[str, str] | None = None) -> None:
-        line = {"at": datetime.now(timezone.utc).isoformat(timespec="milliseconds"), "user": user.name,
-                "role": user.role.name, "token_id": user.token_id, "action": action, "sql": sql, "status": status,
-                "rows": rows, "ms": round(ms, 1), "reason": reason, "datasets": datasets or {}}
+        self._append({"user": user.name, "role": user.role.name, "token_id": user.token_id, "action": action,
+                      "sql": sql, "status": status, "rows": rows, "ms": round(ms, 1), "reason": reason,
+                      "datasets": datasets or {}})
+
+    def write_unauthenticated(self, *, action: str, reason: str, token_id: str | None = None,
+                              user: str | None = None, role: str | None = None) -> None:
+        """A request refused before it had a user: no token, or one invalid or revoked (its id and the user it
+        names when known, never the token)."""
+        self._append({"user": user, "role": role, "token_id": token_id, "action": action, "sql": None,
+                      "status": "refused", "rows": None, "ms": 0.0, "reason": reason, "datasets": {}})
+
+    def _append(self, line: dict[str, Any]) -> None:
+        line = {"at": datetime.now(timezone.utc).isoformat(timespec="milliseconds"), **line}
         text = json.dumps(line, ensure_ascii=False) + "\n"
         with self._lock:
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -155,7 +165,7 @@ class Access:
             result = self._run(sql, tables, limit=limit, offset=offset)
         except (QueryRefused, Forbidden) as err:
             reason = err.reason if isinstance(err, QueryRefused) else str(err)
-            self.log.write(user, action=action, sql=sql, status="refused", rows=None,
+            self.log.write(user, action=action, sql=self._logged(sql), status="refused", rows=None,
                            ms=(time.monotonic() - began) * 1000, reason=reason)
             raise
         except duckdb.Error as err:
@@ -166,6 +176,12 @@ class Access:
         self.log.write(user, action=action, sql=sql, status="ok", rows=result.table.num_rows,
                        ms=(time.monotonic() - began) * 1000, datasets=result.datasets)
         return result
+
+    def _logged(self, sql: str) -> str:
+        """The SQL as logged: an over-long one cut at the limit (the log is no place for megabytes of it)."""
+        if len(sql) <= self.max_sql_chars:
+            return sql
+        return f"{sql[:self.max_sql_chars]}…（已截断，共 {len(sql)} 个字符）"
 
     def _run(self, sql: str, tables: dict[str, tuple[pa.Table, str]], *, limit: int, offset: int) -> QueryResult:
         connection = duckdb.connect()

@@ -44,7 +44,17 @@ _FORMATS = {"json": "application/json", "csv": "text/csv; charset=utf-8", "parqu
 
 
 class Unauthorized(Exception):
-    pass
+    """No valid token: ``reason`` is what the caller is told."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+# why a token is refused, as the caller is told (a wrong secret and an unknown id alike: nothing to guess from)
+_TOKEN_REFUSED = {"missing": "未提供访问令牌（请求头 Authorization: Bearer <令牌>）", "malformed": "访问令牌格式无效",
+                  "unknown": "访问令牌无效", "wrong_secret": "访问令牌无效", "revoked": "访问令牌已被撤销",
+                  "policy": "访问令牌的角色或属性已不符合当前的访问策略，请联系管理员重新签发"}
 
 
 class NotFound(Exception):
@@ -98,25 +108,35 @@ def _file(result: QueryResult, fmt: str, name: str) -> Response:
     return Response(buffer.getvalue(), media_type=_FORMATS[fmt], headers=headers)
 
 
-def _authenticate(app: FastAPI, token: str | None) -> User:
-    entry = app.state.tokens.check(token or "")
-    if entry is None:
-        raise Unauthorized()
-    try:
-        return app.state.policies.user(entry["user"], entry["role"], entry["attributes"], token_id=entry["token_id"])
-    except PolicyError:  # the role or its conditions changed since the token was issued
-        raise Unauthorized() from None
+def _authenticate(request: Request, token: str | None) -> User:
+    """The token's user; Unauthorized otherwise, logged (but a page asked for before logging in)."""
+    verdict = request.app.state.tokens.verify(token or "")
+    problem = verdict.problem
+    if problem is None:
+        entry = verdict.entry
+        try:
+            return request.app.state.policies.user(entry["user"], entry["role"], entry["attributes"],
+                                                   token_id=entry["token_id"])
+        except PolicyError:  # the role or its conditions changed since the token was issued
+            problem = "policy"
+    reason = _TOKEN_REFUSED[problem]
+    if problem != "missing" or request.url.path.startswith("/api/"):
+        entry = verdict.entry or {}
+        request.app.state.access.log.write_unauthenticated(
+            action="authenticate", reason=f"{reason}：{request.method} {request.url.path}",
+            token_id=(verdict.token_id or "")[:40] or None, user=entry.get("user"), role=entry.get("role"))
+    raise Unauthorized(reason)
 
 
 def api_user(request: Request) -> User:
     """The caller of an API route, by its bearer token."""
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    return _authenticate(request.app, token.strip() if scheme.lower() == "bearer" else None)
+    return _authenticate(request, token.strip() if scheme.lower() == "bearer" else None)
 
 
 def page_user(request: Request) -> User:
     """The user of a page, by the token the login set in a cookie."""
-    return _authenticate(request.app, request.cookies.get(COOKIE))
+    return _authenticate(request, request.cookies.get(COOKIE))
 
 
 ApiUser = Annotated[User, Depends(api_user)]
@@ -134,13 +154,10 @@ def create_app(settings: Settings, policies: Policies, *, access: Access | None 
     app.state.tokens = tokens
     app.state.policies = policies
 
-    def _user(token: str | None) -> User:
-        return _authenticate(app, token)
-
     @app.exception_handler(Unauthorized)
-    def unauthorized(request: Request, _: Unauthorized) -> Response:
+    def unauthorized(request: Request, err: Unauthorized) -> Response:
         if request.url.path.startswith("/api/"):
-            return JSONResponse({"error": "unauthorized", "reason": "未提供有效的访问令牌"}, status_code=401,
+            return JSONResponse({"error": "unauthorized", "reason": err.reason}, status_code=401,
                                 headers={"WWW-Authenticate": "Bearer"})
         return RedirectResponse("/login", status_code=303)
 
@@ -202,7 +219,9 @@ def create_app(settings: Settings, policies: Policies, *, access: Access | None 
 
     def _may(user: User, what: str) -> None:
         if not getattr(user.role, what):
-            raise Forbidden(f"角色「{user.role.title}」无权查看{'分析报告' if what == 'reports' else '发布告警'}")
+            reason = f"角色「{user.role.title}」无权查看{'分析报告' if what == 'reports' else '发布告警'}"
+            access.log.write(user, action=what, sql=None, status="refused", rows=None, ms=0, reason=reason)
+            raise Forbidden(reason)
 
     @app.get("/api/reports")
     def reports(user: ApiUser) -> dict[str, Any]:
@@ -229,9 +248,9 @@ def create_app(settings: Settings, policies: Policies, *, access: Access | None 
     @app.post("/login", response_class=HTMLResponse)
     def login(request: Request, token: Annotated[str, Form()]) -> Response:
         try:
-            _user(token.strip())
-        except Unauthorized:
-            return render(request, "login.html", None, error="令牌无效或已撤销")
+            _authenticate(request, token.strip())
+        except Unauthorized as err:
+            return render(request, "login.html", None, error=err.reason)
         response = RedirectResponse("/", status_code=303)
         response.set_cookie(COOKIE, token.strip(), httponly=True, samesite="strict")
         return response
@@ -250,6 +269,8 @@ def create_app(settings: Settings, policies: Policies, *, access: Access | None 
     def dataset_page(request: Request, name: str, user: PageUser) -> Response:
         entry = access.catalog(user).get(name)
         if entry is None:
+            access.log.write(user, action="catalog", sql=None, status="refused", rows=None, ms=0,
+                             reason=f"无权读取或不存在的数据集 {name}")
             return render(request, "error.html", user, message=f"角色「{user.role.title}」无权读取数据集 {name}")
         return render(request, "dataset.html", user, name=name, entry=entry)
 
@@ -280,12 +301,15 @@ def create_app(settings: Settings, policies: Policies, *, access: Access | None 
     @app.get("/reports", response_class=HTMLResponse)
     def reports_page(request: Request, user: PageUser) -> Response:
         if not user.role.reports:
+            access.log.write(user, action="reports", sql=None, status="refused", rows=None, ms=0,
+                             reason=f"角色「{user.role.title}」无权查看分析报告")
             return render(request, "error.html", user, message=f"角色「{user.role.title}」无权查看分析报告")
         return render(request, "reports.html", user, reports=_reports())
 
     @app.get("/reports/{kind}/{file}")
     def report_file(kind: str, file: str, request: Request) -> Response:
-        user = _user(request.cookies.get(COOKIE) or request.headers.get("authorization", "").removeprefix("Bearer "))
+        user = _authenticate(request, request.cookies.get(COOKIE)
+                             or request.headers.get("authorization", "").removeprefix("Bearer "))
         _may(user, "reports")
         path = (reports_root / kind / file).resolve()
         if path.parent.parent != reports_root.resolve() or path.suffix not in (".html", ".pdf") or not path.exists():
@@ -296,6 +320,8 @@ def create_app(settings: Settings, policies: Policies, *, access: Access | None 
     @app.get("/alerts", response_class=HTMLResponse)
     def alerts_page(request: Request, user: PageUser) -> Response:
         if not user.role.alerts:
+            access.log.write(user, action="alerts", sql=None, status="refused", rows=None, ms=0,
+                             reason=f"角色「{user.role.title}」无权查看发布告警")
             return render(request, "error.html", user, message=f"角色「{user.role.title}」无权查看发布告警")
         return render(request, "alerts.html", user, alerts=_alerts())
 

@@ -17,7 +17,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-__all__ = ["IssuedToken", "TokenStore"]
+__all__ = ["IssuedToken", "TokenCheck", "TokenStore"]
 
 
 def _hash(secret: str) -> str:
@@ -31,6 +31,17 @@ class IssuedToken:
     user: str
     role: str
     attributes: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class TokenCheck:
+    """What a presented token is: ``problem`` is None for a valid one, else missing, malformed, unknown (no such
+    id), wrong_secret or revoked; ``entry`` is the id's entry (its hash left out) when the id is known, so a refusal
+    can be logged against the user it names."""
+
+    problem: str | None
+    token_id: str | None = None
+    entry: dict[str, Any] | None = None
 
 
 class TokenStore:
@@ -84,12 +95,25 @@ class TokenStore:
                 for token_id, entry in sorted(self._entries().items())]
 
     def check(self, token: str) -> dict[str, Any] | None:
-        """The entry of a valid, unrevoked token (with its id); None otherwise."""
+        """The entry of a valid, unrevoked token (with its id, without its hash); None otherwise."""
+        verdict = self.verify(token)
+        return None if verdict.problem else verdict.entry
+
+    def verify(self, token: str) -> TokenCheck:
+        """What ``token`` is: valid (with its entry) or why not. Revoked is said only to the holder of the right
+        secret; a wrong secret is just wrong."""
+        if not token:
+            return TokenCheck("missing")
         prefix, _, rest = token.partition("_")
         token_id, _, secret = rest.partition("_")
         if prefix != "glk" or not token_id or not secret:
-            return None
+            return TokenCheck("malformed")
         entry = self._entries().get(token_id)
-        if entry is None or entry["revoked_at"] or not hmac.compare_digest(entry["sha256"], _hash(secret)):
-            return None
-        return {"token_id": token_id, **entry}
+        if entry is None:
+            return TokenCheck("unknown", token_id)
+        shown = {"token_id": token_id, **{key: value for key, value in entry.items() if key != "sha256"}}
+        if not hmac.compare_digest(entry["sha256"], _hash(secret)):
+            return TokenCheck("wrong_secret", token_id, shown)
+        if entry["revoked_at"]:
+            return TokenCheck("revoked", token_id, shown)
+        return TokenCheck(None, token_id, shown)
