@@ -8,6 +8,7 @@ the role allows, and only that. Every query, run or refused, is logged with the 
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from collections import OrderedDict
@@ -193,9 +194,10 @@ class Access:
             timer = threading.Timer(self.timeout_s, connection.interrupt)
             timer.start()
             try:
-                table = connection.sql(
-                    f"select * from ({sql.rstrip().rstrip(';')}\n) as q limit {limit + 1} offset {offset}"
-                ).to_arrow_table()
+                relation = connection.sql(
+                    f"select * from ({sql.rstrip().rstrip(';')}\n) as q limit {limit + 1} offset {offset}")
+                relation = _as_text_where_needed(relation)
+                table = relation.to_arrow_table()
             except duckdb.InterruptException:
                 raise QueryRefused("timeout", f"查询超过 {self.timeout_s:g} 秒，已中止") from None
             finally:
@@ -210,6 +212,22 @@ class Access:
         """A dataset as the user may see it, paged (the download cap, not the query's)."""
         return self.query(user, f'select * from "{dataset}"', limit=limit, offset=offset, action="download",
                           cap=self.max_download_rows)
+
+
+# types no download format carries whole (Parquet and CSV have no intervals, unions or bit strings): given as text
+_TEXT_TYPES = re.compile(r"\b(INTERVAL|UNION|BIT)\b")
+
+
+def _as_text_where_needed(relation: duckdb.DuckDBPyRelation) -> duckdb.DuckDBPyRelation:
+    """The result with the columns of types no format carries cast to text (DuckDB's own rendering)."""
+    types = [str(kind) for kind in relation.types]
+    if not any(_TEXT_TYPES.search(kind) for kind in types):
+        return relation
+    columns = ", ".join(
+        (f"cast(#{index} as varchar)" if _TEXT_TYPES.search(kind) else f"#{index}")
+        + ' as "' + name.replace('"', '""') + '"'
+        for index, (name, kind) in enumerate(zip(relation.columns, types, strict=True), start=1))
+    return relation.query("result", f"select {columns} from result")
 
 
 @dataclass

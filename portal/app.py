@@ -11,15 +11,17 @@ API (``Authorization: Bearer <token>``):
     GET  /api/reports, /reports/{kind}/{file}    the centre's reports (roles that may read them)
     GET  /api/alerts                             failed and held-back publications (roles that may see them)
 Pages (a cookie set at /login): / (the catalog), /datasets/{name}, /console, /reports, /alerts.
-Errors are JSON ``{"error": code, "reason": "..."}`` (the reason in Chinese) with 400 (a query refused),
-401 (no or bad token), 403 (not the role's), 404.
+Errors are JSON ``{"error": code, "reason": "..."}`` (the reason in Chinese) with 400 (a query refused, or a
+result with a value the format cannot carry), 401 (no, a bad or a revoked token), 403 (not the role's), 404.
+Every refusal is logged (portal/access.py).
 """
 
 from __future__ import annotations
 
 import io
 import json
-from datetime import date, datetime
+import math
+from datetime import date, datetime, time
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -69,14 +71,21 @@ class QueryBody(BaseModel):
 
 
 def _jsonable(value: Any) -> Any:
-    if isinstance(value, datetime | date):
+    """A value of a result as JSON can carry it: times as ISO text, decimals as numbers, NaN and infinities as
+    null (JSON has none), bytes as hex; lists and structs value by value."""
+    if isinstance(value, datetime | date | time):
         return value.isoformat()
     if isinstance(value, bytes):
         return value.hex()
-    if isinstance(value, float) and value != value:  # NaN
-        return None
-    if hasattr(value, "__float__") and not isinstance(value, int | float | bool):
-        return float(value)  # decimals
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: _jsonable(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(item) for item in value]
+    if hasattr(value, "__float__") and not isinstance(value, int | bool):
+        number = float(value)  # decimals
+        return number if math.isfinite(number) else None
     return value
 
 
@@ -85,6 +94,15 @@ def _rows(table: pa.Table) -> list[dict[str, Any]]:
 
 
 def _file(result: QueryResult, fmt: str, name: str) -> Response:
+    """The result as a JSON page or a CSV or Parquet file; QueryRefused when a value has no form in ``fmt``."""
+    try:
+        return _render(result, fmt, name)
+    except (OverflowError, ValueError, TypeError, pa.ArrowException) as err:
+        raise QueryRefused("unrenderable", f"查询结果无法输出为 {fmt}（{str(err).splitlines()[0][:200]}）；"
+                                           "可先把相关列转换为文本，如 cast(列 as varchar)") from None
+
+
+def _render(result: QueryResult, fmt: str, name: str) -> Response:
     headers = {"X-Has-More": str(result.has_more).lower(), "X-Rows": str(result.table.num_rows),
                "X-Datasets": json.dumps(result.datasets)}
     if fmt == "json":
@@ -173,6 +191,14 @@ def create_app(settings: Settings, policies: Policies, *, access: Access | None 
     def not_found(request: Request, err: NotFound) -> Response:
         return JSONResponse({"error": "not_found", "reason": str(err)}, status_code=404)
 
+    def _answer(user: User, result: QueryResult, fmt: str, name: str, *, action: str, sql: str) -> Response:
+        """The result in ``fmt``; a value with no form in it refused with the reason, and logged."""
+        try:
+            return _file(result, fmt, name)
+        except QueryRefused as err:
+            access.log.write(user, action=action, sql=sql, status="error", rows=None, ms=0, reason=err.reason)
+            raise
+
     # --- API ---------------------------------------------------------------------------------------------------
 
     @app.get("/api/me")
@@ -202,12 +228,13 @@ def create_app(settings: Settings, policies: Policies, *, access: Access | None 
             access.log.write(user, action="download", sql=None, status="refused", rows=None, ms=0,
                              reason=f"无权读取数据集 {name}")
             raise Forbidden(f"角色「{user.role.title}」无权读取数据集 {name}")
-        return _file(access.download(user, name, limit=limit, offset=offset), format, name)
+        return _answer(user, access.download(user, name, limit=limit, offset=offset), format, name,
+                       action="download", sql=f'select * from "{name}"')
 
     @app.post("/api/query")
     def query(body: QueryBody, user: ApiUser) -> Response:
         result = access.query(user, body.sql, limit=body.limit, offset=body.offset)
-        return _file(result, body.format, "query")
+        return _answer(user, result, body.format, "query", action="query", sql=body.sql)
 
     def _reports() -> list[dict[str, Any]]:
         found = []
@@ -286,17 +313,22 @@ def create_app(settings: Settings, policies: Policies, *, access: Access | None 
         except (QueryRefused, Forbidden) as err:
             return render(request, "console.html", user, sql=sql, result=None,
                           error=err.reason if isinstance(err, QueryRefused) else str(err))
+        try:
+            rows = [[_jsonable(value) for value in row.values()] for row in result.table.to_pylist()]
+        except (OverflowError, ValueError) as err:
+            return render(request, "console.html", user, sql=sql, result=None,
+                          error=f"查询结果无法显示（{err}）；可先把相关列转换为文本，如 cast(列 as varchar)")
         return render(request, "console.html", user, sql=sql, error=None, result={
-            "columns": result.table.column_names, "rows": [[_jsonable(value) for value in row.values()]
-                                                           for row in result.table.to_pylist()],
-            "has_more": result.has_more, "offset": result.offset, "datasets": result.datasets})
+            "columns": result.table.column_names, "rows": rows, "has_more": result.has_more,
+            "offset": result.offset, "datasets": result.datasets})
 
     @app.post("/console/download")
     def console_download(user: PageUser, sql: Annotated[str, Form()], format: Annotated[str, Form()] = "csv"
                          ) -> Response:
         if format not in _FORMATS:
             raise QueryRefused("bad_format", f"不支持的格式 {format}（json、csv、parquet）")
-        return _file(access.query(user, sql, action="download", cap=access.max_download_rows), format, "query")
+        return _answer(user, access.query(user, sql, action="download", cap=access.max_download_rows), format,
+                       "query", action="download", sql=sql)
 
     @app.get("/reports", response_class=HTMLResponse)
     def reports_page(request: Request, user: PageUser) -> Response:
