@@ -12,8 +12,8 @@ API (``Authorization: Bearer <token>``):
     GET  /api/alerts                             failed and held-back publications (roles that may see them)
 Pages (a cookie set at /login): / (the catalog), /datasets/{name}, /console, /reports, /alerts.
 Errors are JSON ``{"error": code, "reason": "..."}`` (the reason in Chinese) with 400 (a query refused, or a
-result with a value the format cannot carry), 401 (no, a bad or a revoked token), 403 (not the role's), 404.
-Every refusal is logged (portal/access.py).
+result with a value the format cannot carry), 401 (no, a bad or a revoked token), 403 (not the role's), 404, 422 (a
+request malformed: a parameter missing or of the wrong kind). Every refusal is logged (portal/access.py).
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 from fastapi import Depends, FastAPI, Form, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, Field
@@ -126,6 +127,22 @@ def _render(result: QueryResult, fmt: str, name: str) -> Response:
     return Response(buffer.getvalue(), media_type=_FORMATS[fmt], headers=headers)
 
 
+def _problem(error: dict[str, Any]) -> str:
+    """One of a request's validation errors, in Chinese: the field and what is wrong with it."""
+    field = ".".join(str(part) for part in error.get("loc", ()) if part not in ("body", "query", "path")) or "请求体"
+    kind, context = error.get("type", ""), error.get("ctx") or {}
+    what = {"missing": "缺少该项", "int_parsing": "应为整数", "int_type": "应为整数", "int_from_float": "应为整数",
+            "string_type": "应为文本", "json_invalid": "不是有效的 JSON", "model_attributes_type": "应为 JSON 对象",
+            "dict_type": "应为 JSON 对象", "string_pattern_mismatch": "取值无效",
+            "greater_than_equal": f"应不小于 {context.get('ge')}", "less_than_equal": f"应不大于 {context.get('le')}",
+            }.get(kind, error.get("msg", kind))
+    if field == "format" and kind == "string_pattern_mismatch":
+        what = "应为 json、csv 或 parquet"
+    if kind == "json_invalid":
+        field = "请求体"
+    return f"{field} {what}"
+
+
 def _authenticate(request: Request, token: str | None) -> User:
     """The token's user; Unauthorized otherwise, logged (but a page asked for before logging in)."""
     verdict = request.app.state.tokens.verify(token or "")
@@ -186,6 +203,11 @@ def create_app(settings: Settings, policies: Policies, *, access: Access | None 
     @app.exception_handler(QueryRefused)
     def refused(request: Request, err: QueryRefused) -> Response:
         return JSONResponse({"error": err.code, "reason": err.reason}, status_code=400)
+
+    @app.exception_handler(RequestValidationError)
+    def invalid(request: Request, err: RequestValidationError) -> Response:
+        return JSONResponse({"error": "invalid_request", "reason": "请求无效：" + "；".join(
+            _problem(error) for error in err.errors())}, status_code=422)
 
     @app.exception_handler(NotFound)
     def not_found(request: Request, err: NotFound) -> Response:
