@@ -8,6 +8,7 @@ the role allows, and only that. Every query, run or refused, is logged with the 
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from collections import OrderedDict
@@ -53,9 +54,19 @@ class QueryLog:
 
     def write(self, user: User, *, action: str, sql: str | None, status: str, rows: int | None, ms: float,
               reason: str | None = None, datasets: dict[str, str] | None = None) -> None:
-        line = {"at": datetime.now(timezone.utc).isoformat(timespec="milliseconds"), "user": user.name,
-                "role": user.role.name, "token_id": user.token_id, "action": action, "sql": sql, "status": status,
-                "rows": rows, "ms": round(ms, 1), "reason": reason, "datasets": datasets or {}}
+        self._append({"user": user.name, "role": user.role.name, "token_id": user.token_id, "action": action,
+                      "sql": sql, "status": status, "rows": rows, "ms": round(ms, 1), "reason": reason,
+                      "datasets": datasets or {}})
+
+    def write_unauthenticated(self, *, action: str, reason: str, token_id: str | None = None,
+                              user: str | None = None, role: str | None = None) -> None:
+        """A request refused before it had a user: no token, or one invalid or revoked (its id and the user it
+        names when known, never the token)."""
+        self._append({"user": user, "role": role, "token_id": token_id, "action": action, "sql": None,
+                      "status": "refused", "rows": None, "ms": 0.0, "reason": reason, "datasets": {}})
+
+    def _append(self, line: dict[str, Any]) -> None:
+        line = {"at": datetime.now(timezone.utc).isoformat(timespec="milliseconds"), **line}
         text = json.dumps(line, ensure_ascii=False) + "\n"
         with self._lock:
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -155,7 +166,7 @@ class Access:
             result = self._run(sql, tables, limit=limit, offset=offset)
         except (QueryRefused, Forbidden) as err:
             reason = err.reason if isinstance(err, QueryRefused) else str(err)
-            self.log.write(user, action=action, sql=sql, status="refused", rows=None,
+            self.log.write(user, action=action, sql=self._logged(sql), status="refused", rows=None,
                            ms=(time.monotonic() - began) * 1000, reason=reason)
             raise
         except duckdb.Error as err:
@@ -167,6 +178,12 @@ class Access:
                        ms=(time.monotonic() - began) * 1000, datasets=result.datasets)
         return result
 
+    def _logged(self, sql: str) -> str:
+        """The SQL as logged: an over-long one cut at the limit (the log is no place for megabytes of it)."""
+        if len(sql) <= self.max_sql_chars:
+            return sql
+        return f"{sql[:self.max_sql_chars]}…（已截断，共 {len(sql)} 个字符）"
+
     def _run(self, sql: str, tables: dict[str, tuple[pa.Table, str]], *, limit: int, offset: int) -> QueryResult:
         connection = duckdb.connect()
         try:
@@ -177,9 +194,10 @@ class Access:
             timer = threading.Timer(self.timeout_s, connection.interrupt)
             timer.start()
             try:
-                table = connection.sql(
-                    f"select * from ({sql.rstrip().rstrip(';')}\n) as q limit {limit + 1} offset {offset}"
-                ).to_arrow_table()
+                relation = connection.sql(
+                    f"select * from ({sql.rstrip().rstrip(';')}\n) as q limit {limit + 1} offset {offset}")
+                relation = _as_text_where_needed(relation)
+                table = relation.to_arrow_table()
             except duckdb.InterruptException:
                 raise QueryRefused("timeout", f"查询超过 {self.timeout_s:g} 秒，已中止") from None
             finally:
@@ -194,6 +212,22 @@ class Access:
         """A dataset as the user may see it, paged (the download cap, not the query's)."""
         return self.query(user, f'select * from "{dataset}"', limit=limit, offset=offset, action="download",
                           cap=self.max_download_rows)
+
+
+# types no download format carries whole (Parquet and CSV have no intervals, unions or bit strings): given as text
+_TEXT_TYPES = re.compile(r"\b(INTERVAL|UNION|BIT)\b")
+
+
+def _as_text_where_needed(relation: duckdb.DuckDBPyRelation) -> duckdb.DuckDBPyRelation:
+    """The result with the columns of types no format carries cast to text (DuckDB's own rendering)."""
+    types = [str(kind) for kind in relation.types]
+    if not any(_TEXT_TYPES.search(kind) for kind in types):
+        return relation
+    columns = ", ".join(
+        (f"cast(#{index} as varchar)" if _TEXT_TYPES.search(kind) else f"#{index}")
+        + ' as "' + name.replace('"', '""') + '"'
+        for index, (name, kind) in enumerate(zip(relation.columns, types, strict=True), start=1))
+    return relation.query("result", f"select {columns} from result")
 
 
 @dataclass

@@ -11,15 +11,17 @@ API (``Authorization: Bearer <token>``):
     GET  /api/reports, /reports/{kind}/{file}    the centre's reports (roles that may read them)
     GET  /api/alerts                             failed and held-back publications (roles that may see them)
 Pages (a cookie set at /login): / (the catalog), /datasets/{name}, /console, /reports, /alerts.
-Errors are JSON ``{"error": code, "reason": "..."}`` (the reason in Chinese) with 400 (a query refused),
-401 (no or bad token), 403 (not the role's), 404.
+Errors are JSON ``{"error": code, "reason": "..."}`` (the reason in Chinese) with 400 (a query refused, or a
+result with a value the format cannot carry), 401 (no, a bad or a revoked token), 403 (not the role's), 404, 422 (a
+request malformed: a parameter missing or of the wrong kind). Every refusal is logged (portal/access.py).
 """
 
 from __future__ import annotations
 
 import io
 import json
-from datetime import date, datetime
+import math
+from datetime import date, datetime, time
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -27,6 +29,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 from fastapi import Depends, FastAPI, Form, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, Field
@@ -44,7 +47,17 @@ _FORMATS = {"json": "application/json", "csv": "text/csv; charset=utf-8", "parqu
 
 
 class Unauthorized(Exception):
-    pass
+    """No valid token: ``reason`` is what the caller is told."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+# why a token is refused, as the caller is told (a wrong secret and an unknown id alike: nothing to guess from)
+_TOKEN_REFUSED = {"missing": "未提供访问令牌（请求头 Authorization: Bearer <令牌>）", "malformed": "访问令牌格式无效",
+                  "unknown": "访问令牌无效", "wrong_secret": "访问令牌无效", "revoked": "访问令牌已被撤销",
+                  "policy": "访问令牌的角色或属性已不符合当前的访问策略，请联系管理员重新签发"}
 
 
 class NotFound(Exception):
@@ -59,14 +72,21 @@ class QueryBody(BaseModel):
 
 
 def _jsonable(value: Any) -> Any:
-    if isinstance(value, datetime | date):
+    """A value of a result as JSON can carry it: times as ISO text, decimals as numbers, NaN and infinities as
+    null (JSON has none), bytes as hex; lists and structs value by value."""
+    if isinstance(value, datetime | date | time):
         return value.isoformat()
     if isinstance(value, bytes):
         return value.hex()
-    if isinstance(value, float) and value != value:  # NaN
-        return None
-    if hasattr(value, "__float__") and not isinstance(value, int | float | bool):
-        return float(value)  # decimals
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: _jsonable(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(item) for item in value]
+    if hasattr(value, "__float__") and not isinstance(value, int | bool):
+        number = float(value)  # decimals
+        return number if math.isfinite(number) else None
     return value
 
 
@@ -75,6 +95,15 @@ def _rows(table: pa.Table) -> list[dict[str, Any]]:
 
 
 def _file(result: QueryResult, fmt: str, name: str) -> Response:
+    """The result as a JSON page or a CSV or Parquet file; QueryRefused when a value has no form in ``fmt``."""
+    try:
+        return _render(result, fmt, name)
+    except (OverflowError, ValueError, TypeError, pa.ArrowException) as err:
+        raise QueryRefused("unrenderable", f"查询结果无法输出为 {fmt}（{str(err).splitlines()[0][:200]}）；"
+                                           "可先把相关列转换为文本，如 cast(列 as varchar)") from None
+
+
+def _render(result: QueryResult, fmt: str, name: str) -> Response:
     headers = {"X-Has-More": str(result.has_more).lower(), "X-Rows": str(result.table.num_rows),
                "X-Datasets": json.dumps(result.datasets)}
     if fmt == "json":
@@ -98,25 +127,51 @@ def _file(result: QueryResult, fmt: str, name: str) -> Response:
     return Response(buffer.getvalue(), media_type=_FORMATS[fmt], headers=headers)
 
 
-def _authenticate(app: FastAPI, token: str | None) -> User:
-    entry = app.state.tokens.check(token or "")
-    if entry is None:
-        raise Unauthorized()
-    try:
-        return app.state.policies.user(entry["user"], entry["role"], entry["attributes"], token_id=entry["token_id"])
-    except PolicyError:  # the role or its conditions changed since the token was issued
-        raise Unauthorized() from None
+def _problem(error: dict[str, Any]) -> str:
+    """One of a request's validation errors, in Chinese: the field and what is wrong with it."""
+    field = ".".join(str(part) for part in error.get("loc", ()) if part not in ("body", "query", "path")) or "请求体"
+    kind, context = error.get("type", ""), error.get("ctx") or {}
+    what = {"missing": "缺少该项", "int_parsing": "应为整数", "int_type": "应为整数", "int_from_float": "应为整数",
+            "string_type": "应为文本", "json_invalid": "不是有效的 JSON", "model_attributes_type": "应为 JSON 对象",
+            "dict_type": "应为 JSON 对象", "string_pattern_mismatch": "取值无效",
+            "greater_than_equal": f"应不小于 {context.get('ge')}", "less_than_equal": f"应不大于 {context.get('le')}",
+            }.get(kind, error.get("msg", kind))
+    if field == "format" and kind == "string_pattern_mismatch":
+        what = "应为 json、csv 或 parquet"
+    if kind == "json_invalid":
+        field = "请求体"
+    return f"{field} {what}"
+
+
+def _authenticate(request: Request, token: str | None) -> User:
+    """The token's user; Unauthorized otherwise, logged (but a page asked for before logging in)."""
+    verdict = request.app.state.tokens.verify(token or "")
+    problem = verdict.problem
+    if problem is None:
+        entry = verdict.entry
+        try:
+            return request.app.state.policies.user(entry["user"], entry["role"], entry["attributes"],
+                                                   token_id=entry["token_id"])
+        except PolicyError:  # the role or its conditions changed since the token was issued
+            problem = "policy"
+    reason = _TOKEN_REFUSED[problem]
+    if problem != "missing" or request.url.path.startswith("/api/"):
+        entry = verdict.entry or {}
+        request.app.state.access.log.write_unauthenticated(
+            action="authenticate", reason=f"{reason}：{request.method} {request.url.path}",
+            token_id=(verdict.token_id or "")[:40] or None, user=entry.get("user"), role=entry.get("role"))
+    raise Unauthorized(reason)
 
 
 def api_user(request: Request) -> User:
     """The caller of an API route, by its bearer token."""
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    return _authenticate(request.app, token.strip() if scheme.lower() == "bearer" else None)
+    return _authenticate(request, token.strip() if scheme.lower() == "bearer" else None)
 
 
 def page_user(request: Request) -> User:
     """The user of a page, by the token the login set in a cookie."""
-    return _authenticate(request.app, request.cookies.get(COOKIE))
+    return _authenticate(request, request.cookies.get(COOKIE))
 
 
 ApiUser = Annotated[User, Depends(api_user)]
@@ -134,13 +189,10 @@ def create_app(settings: Settings, policies: Policies, *, access: Access | None 
     app.state.tokens = tokens
     app.state.policies = policies
 
-    def _user(token: str | None) -> User:
-        return _authenticate(app, token)
-
     @app.exception_handler(Unauthorized)
-    def unauthorized(request: Request, _: Unauthorized) -> Response:
+    def unauthorized(request: Request, err: Unauthorized) -> Response:
         if request.url.path.startswith("/api/"):
-            return JSONResponse({"error": "unauthorized", "reason": "未提供有效的访问令牌"}, status_code=401,
+            return JSONResponse({"error": "unauthorized", "reason": err.reason}, status_code=401,
                                 headers={"WWW-Authenticate": "Bearer"})
         return RedirectResponse("/login", status_code=303)
 
@@ -152,9 +204,22 @@ def create_app(settings: Settings, policies: Policies, *, access: Access | None 
     def refused(request: Request, err: QueryRefused) -> Response:
         return JSONResponse({"error": err.code, "reason": err.reason}, status_code=400)
 
+    @app.exception_handler(RequestValidationError)
+    def invalid(request: Request, err: RequestValidationError) -> Response:
+        return JSONResponse({"error": "invalid_request", "reason": "请求无效：" + "；".join(
+            _problem(error) for error in err.errors())}, status_code=422)
+
     @app.exception_handler(NotFound)
     def not_found(request: Request, err: NotFound) -> Response:
         return JSONResponse({"error": "not_found", "reason": str(err)}, status_code=404)
+
+    def _answer(user: User, result: QueryResult, fmt: str, name: str, *, action: str, sql: str) -> Response:
+        """The result in ``fmt``; a value with no form in it refused with the reason, and logged."""
+        try:
+            return _file(result, fmt, name)
+        except QueryRefused as err:
+            access.log.write(user, action=action, sql=sql, status="error", rows=None, ms=0, reason=err.reason)
+            raise
 
     # --- API ---------------------------------------------------------------------------------------------------
 
@@ -185,12 +250,13 @@ def create_app(settings: Settings, policies: Policies, *, access: Access | None 
             access.log.write(user, action="download", sql=None, status="refused", rows=None, ms=0,
                              reason=f"无权读取数据集 {name}")
             raise Forbidden(f"角色「{user.role.title}」无权读取数据集 {name}")
-        return _file(access.download(user, name, limit=limit, offset=offset), format, name)
+        return _answer(user, access.download(user, name, limit=limit, offset=offset), format, name,
+                       action="download", sql=f'select * from "{name}"')
 
     @app.post("/api/query")
     def query(body: QueryBody, user: ApiUser) -> Response:
         result = access.query(user, body.sql, limit=body.limit, offset=body.offset)
-        return _file(result, body.format, "query")
+        return _answer(user, result, body.format, "query", action="query", sql=body.sql)
 
     def _reports() -> list[dict[str, Any]]:
         found = []
@@ -202,7 +268,9 @@ def create_app(settings: Settings, policies: Policies, *, access: Access | None 
 
     def _may(user: User, what: str) -> None:
         if not getattr(user.role, what):
-            raise Forbidden(f"角色「{user.role.title}」无权查看{'分析报告' if what == 'reports' else '发布告警'}")
+            reason = f"角色「{user.role.title}」无权查看{'分析报告' if what == 'reports' else '发布告警'}"
+            access.log.write(user, action=what, sql=None, status="refused", rows=None, ms=0, reason=reason)
+            raise Forbidden(reason)
 
     @app.get("/api/reports")
     def reports(user: ApiUser) -> dict[str, Any]:
@@ -229,9 +297,9 @@ def create_app(settings: Settings, policies: Policies, *, access: Access | None 
     @app.post("/login", response_class=HTMLResponse)
     def login(request: Request, token: Annotated[str, Form()]) -> Response:
         try:
-            _user(token.strip())
-        except Unauthorized:
-            return render(request, "login.html", None, error="令牌无效或已撤销")
+            _authenticate(request, token.strip())
+        except Unauthorized as err:
+            return render(request, "login.html", None, error=err.reason)
         response = RedirectResponse("/", status_code=303)
         response.set_cookie(COOKIE, token.strip(), httponly=True, samesite="strict")
         return response
@@ -250,6 +318,8 @@ def create_app(settings: Settings, policies: Policies, *, access: Access | None 
     def dataset_page(request: Request, name: str, user: PageUser) -> Response:
         entry = access.catalog(user).get(name)
         if entry is None:
+            access.log.write(user, action="catalog", sql=None, status="refused", rows=None, ms=0,
+                             reason=f"无权读取或不存在的数据集 {name}")
             return render(request, "error.html", user, message=f"角色「{user.role.title}」无权读取数据集 {name}")
         return render(request, "dataset.html", user, name=name, entry=entry)
 
@@ -265,27 +335,35 @@ def create_app(settings: Settings, policies: Policies, *, access: Access | None 
         except (QueryRefused, Forbidden) as err:
             return render(request, "console.html", user, sql=sql, result=None,
                           error=err.reason if isinstance(err, QueryRefused) else str(err))
+        try:
+            rows = [[_jsonable(value) for value in row.values()] for row in result.table.to_pylist()]
+        except (OverflowError, ValueError) as err:
+            return render(request, "console.html", user, sql=sql, result=None,
+                          error=f"查询结果无法显示（{err}）；可先把相关列转换为文本，如 cast(列 as varchar)")
         return render(request, "console.html", user, sql=sql, error=None, result={
-            "columns": result.table.column_names, "rows": [[_jsonable(value) for value in row.values()]
-                                                           for row in result.table.to_pylist()],
-            "has_more": result.has_more, "offset": result.offset, "datasets": result.datasets})
+            "columns": result.table.column_names, "rows": rows, "has_more": result.has_more,
+            "offset": result.offset, "datasets": result.datasets})
 
     @app.post("/console/download")
     def console_download(user: PageUser, sql: Annotated[str, Form()], format: Annotated[str, Form()] = "csv"
                          ) -> Response:
         if format not in _FORMATS:
             raise QueryRefused("bad_format", f"不支持的格式 {format}（json、csv、parquet）")
-        return _file(access.query(user, sql, action="download", cap=access.max_download_rows), format, "query")
+        return _answer(user, access.query(user, sql, action="download", cap=access.max_download_rows), format,
+                       "query", action="download", sql=sql)
 
     @app.get("/reports", response_class=HTMLResponse)
     def reports_page(request: Request, user: PageUser) -> Response:
         if not user.role.reports:
+            access.log.write(user, action="reports", sql=None, status="refused", rows=None, ms=0,
+                             reason=f"角色「{user.role.title}」无权查看分析报告")
             return render(request, "error.html", user, message=f"角色「{user.role.title}」无权查看分析报告")
         return render(request, "reports.html", user, reports=_reports())
 
     @app.get("/reports/{kind}/{file}")
     def report_file(kind: str, file: str, request: Request) -> Response:
-        user = _user(request.cookies.get(COOKIE) or request.headers.get("authorization", "").removeprefix("Bearer "))
+        user = _authenticate(request, request.cookies.get(COOKIE)
+                             or request.headers.get("authorization", "").removeprefix("Bearer "))
         _may(user, "reports")
         path = (reports_root / kind / file).resolve()
         if path.parent.parent != reports_root.resolve() or path.suffix not in (".html", ".pdf") or not path.exists():
@@ -296,6 +374,8 @@ def create_app(settings: Settings, policies: Policies, *, access: Access | None 
     @app.get("/alerts", response_class=HTMLResponse)
     def alerts_page(request: Request, user: PageUser) -> Response:
         if not user.role.alerts:
+            access.log.write(user, action="alerts", sql=None, status="refused", rows=None, ms=0,
+                             reason=f"角色「{user.role.title}」无权查看发布告警")
             return render(request, "error.html", user, message=f"角色「{user.role.title}」无权查看发布告警")
         return render(request, "alerts.html", user, alerts=_alerts())
 

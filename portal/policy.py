@@ -105,11 +105,15 @@ def _rule(role: str, dataset: str, spec: dict[str, Any] | None) -> DatasetRule:
     rows = spec.get("rows")
     if rows:
         try:
-            parsed = sqlglot.parse_one(_PLACEHOLDER.sub("'x'", rows), read="duckdb")
-        except sqlglot.errors.ParseError as err:
-            raise PolicyError(f"role {role}, {dataset}: rows is not a SQL condition: {err}") from None
-        if isinstance(parsed, exp.Query) or parsed.find(exp.Select, exp.Subquery):
-            raise PolicyError(f"role {role}, {dataset}: rows must be a condition on the dataset's columns")
+            parsed = [node for node in sqlglot.parse(_PLACEHOLDER.sub("'x'", rows), read="duckdb") if node]
+        except (sqlglot.errors.ParseError, sqlglot.errors.TokenError) as err:
+            raise PolicyError(f"role {role}, {dataset}: rows is not a SQL condition: {str(err).splitlines()[0]}"
+                              ) from None
+        # one condition, spliced into a WHERE: not several statements, not a query, nothing reading other rows
+        if (len(parsed) != 1 or not isinstance(parsed[0], exp.Condition) or isinstance(parsed[0], exp.Query)
+                or parsed[0].find(exp.Select, exp.Subquery, exp.Query)):
+            raise PolicyError(f"role {role}, {dataset}: rows must be one condition on the dataset's columns, "
+                              f"not {rows!r}")
     return DatasetRule(dataset, rows, tuple(spec.get("mask") or ()))
 
 

@@ -66,18 +66,39 @@ def check_query(sql: str, allowed: set[str], *, max_chars: int) -> tuple[exp.Exp
             raise QueryRefused("not_a_query", f"查询中不允许 {node.key.upper()}")
         if isinstance(node, exp.Func) and _FORBIDDEN_FUNCTION.match(_function_name(node)):
             raise QueryRefused("forbidden_function", f"不允许调用函数 {_function_name(node).lower()}")
-    ctes = {cte.alias_or_name for cte in query.find_all(exp.CTE)}
     read: set[str] = set()
     for table in query.find_all(exp.Table):
         if not isinstance(table.this, exp.Identifier):
             raise QueryRefused("table_function", f"不允许在 FROM 中调用表函数：{table.this.sql(dialect='duckdb')[:80]}")
         if table.args.get("db") or table.args.get("catalog"):
             raise QueryRefused("qualified_name", f"不允许指定库名或模式名：{table.sql(dialect='duckdb')}")
-        name = table.name
-        if name in ctes and not table.this.quoted:
+        if _names_cte_in_scope(table):
             continue
+        name = table.name.lower()  # DuckDB's names are case-insensitive, quoted or not
         if name not in allowed:
-            raise QueryRefused("dataset_not_allowed", f"无权读取 {name!r}：当前角色可读的数据集为 "
+            raise QueryRefused("dataset_not_allowed", f"无权读取 {table.name!r}：当前角色可读的数据集为 "
                                                       f"{', '.join(sorted(allowed)) or '（无）'}")
         read.add(name)
     return query, read
+
+
+def _names_cte_in_scope(table: exp.Table) -> bool:
+    """Whether an (unquoted) table name refers to a CTE where it stands: one of the WITH clauses of its query or
+    of a query around it, or, inside a WITH list, a CTE before its own (any of them in WITH RECURSIVE). A name
+    that matches a CTE out of its scope is a dataset like any other, checked before the engine sees it."""
+    if table.this.quoted:
+        return False
+    name = table.name.lower()
+    child, parent = table, table.parent
+    while parent is not None:
+        if isinstance(parent, exp.With):  # child: one of its CTEs
+            ctes = parent.expressions
+            visible = ctes if parent.args.get("recursive") else ctes[:next(
+                index for index, cte in enumerate(ctes) if cte is child)]
+        else:
+            clause = parent.args.get("with_") or parent.args.get("with")
+            visible = clause.expressions if isinstance(clause, exp.With) and clause is not child else []
+        if any(cte.alias_or_name.lower() == name for cte in visible):
+            return True
+        child, parent = parent, parent.parent
+    return False

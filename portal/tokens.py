@@ -1,7 +1,7 @@
 """The service's users: one token each, stored hashed (``$GRIDLAKE_HOME/portal/tokens.json``), issued and revoked by
 an admin command (``gridlake portal token ...``). A token is ``glk_<id>_<secret>``: the id finds its entry, the
 secret's SHA-256 must match (compared in constant time). Only the hash is kept, so the file reveals no token; a
-revoked token fails at once (the service rereads the file when it changes).
+revoked token fails at once (the service rereads the file whenever it is replaced: its time, size or inode change).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-__all__ = ["IssuedToken", "TokenStore"]
+__all__ = ["IssuedToken", "TokenCheck", "TokenStore"]
 
 
 def _hash(secret: str) -> str:
@@ -33,19 +33,33 @@ class IssuedToken:
     attributes: dict[str, Any]
 
 
+@dataclass(frozen=True)
+class TokenCheck:
+    """What a presented token is: ``problem`` is None for a valid one, else missing, malformed, unknown (no such
+    id), wrong_secret or revoked; ``entry`` is the id's entry (its hash left out) when the id is known, so a refusal
+    can be logged against the user it names."""
+
+    problem: str | None
+    token_id: str | None = None
+    entry: dict[str, Any] | None = None
+
+
 class TokenStore:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._lock = threading.Lock()
-        self._loaded: tuple[float, dict[str, Any]] | None = None
+        self._loaded: tuple[tuple[int, int, int], dict[str, Any]] | None = None
 
     def _entries(self) -> dict[str, Any]:
-        if not self.path.exists():
+        try:
+            stat = self.path.stat()
+        except FileNotFoundError:
             return {}
-        mtime = self.path.stat().st_mtime
+        # the time alone can miss a change: two writes within one tick of a coarse file-system clock share it
+        stamp = (stat.st_mtime_ns, stat.st_size, stat.st_ino)
         with self._lock:
-            if self._loaded is None or self._loaded[0] != mtime:
-                self._loaded = (mtime, json.loads(self.path.read_text(encoding="utf-8")))
+            if self._loaded is None or self._loaded[0] != stamp:
+                self._loaded = (stamp, json.loads(self.path.read_text(encoding="utf-8")))
             return self._loaded[1]
 
     def _write(self, entries: dict[str, Any]) -> None:
@@ -81,12 +95,25 @@ class TokenStore:
                 for token_id, entry in sorted(self._entries().items())]
 
     def check(self, token: str) -> dict[str, Any] | None:
-        """The entry of a valid, unrevoked token (with its id); None otherwise."""
+        """The entry of a valid, unrevoked token (with its id, without its hash); None otherwise."""
+        verdict = self.verify(token)
+        return None if verdict.problem else verdict.entry
+
+    def verify(self, token: str) -> TokenCheck:
+        """What ``token`` is: valid (with its entry) or why not. Revoked is said only to the holder of the right
+        secret; a wrong secret is just wrong."""
+        if not token:
+            return TokenCheck("missing")
         prefix, _, rest = token.partition("_")
         token_id, _, secret = rest.partition("_")
         if prefix != "glk" or not token_id or not secret:
-            return None
+            return TokenCheck("malformed")
         entry = self._entries().get(token_id)
-        if entry is None or entry["revoked_at"] or not hmac.compare_digest(entry["sha256"], _hash(secret)):
-            return None
-        return {"token_id": token_id, **entry}
+        if entry is None:
+            return TokenCheck("unknown", token_id)
+        shown = {"token_id": token_id, **{key: value for key, value in entry.items() if key != "sha256"}}
+        if not hmac.compare_digest(entry["sha256"], _hash(secret)):
+            return TokenCheck("wrong_secret", token_id, shown)
+        if entry["revoked_at"]:
+            return TokenCheck("revoked", token_id, shown)
+        return TokenCheck(None, token_id, shown)

@@ -8,6 +8,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -64,12 +65,11 @@ def portal_home(published: Settings, tmp_path_factory: pytest.TempPathFactory) -
     return settings
 
 
-@pytest.fixture(scope="session")
-def service(portal_home: Settings) -> Iterator[Service]:
-    store = TokenStore(portal_home.home / "portal" / "tokens.json")
-    tokens = {who: store.issue(f"test-{who}", role, attributes).token for who, (role, attributes) in ROLES.items()}
+@contextmanager
+def serving(settings: Settings) -> Iterator[str]:
+    """The portal over ``settings.home``, served on loopback (uvicorn in a thread) while the block runs: its URL."""
     port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(portal_home, default_policies()), host="127.0.0.1", port=port,
+    server = uvicorn.Server(uvicorn.Config(create_app(settings, default_policies()), host="127.0.0.1", port=port,
                                            log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -77,6 +77,21 @@ def service(portal_home: Settings) -> Iterator[Service]:
     while not server.started:
         assert time.monotonic() < deadline, "the portal did not start"
         time.sleep(0.05)
-    yield Service(f"http://127.0.0.1:{port}", portal_home.home, portal_home, tokens)
-    server.should_exit = True
-    thread.join(timeout=10)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+def issue_tokens(settings: Settings) -> dict[str, str]:
+    """A token per ROLES key, issued into ``settings.home``'s token store."""
+    store = TokenStore(settings.home / "portal" / "tokens.json")
+    return {who: store.issue(f"test-{who}", role, attributes).token for who, (role, attributes) in ROLES.items()}
+
+
+@pytest.fixture(scope="session")
+def service(portal_home: Settings) -> Iterator[Service]:
+    tokens = issue_tokens(portal_home)
+    with serving(portal_home) as url:
+        yield Service(url, portal_home.home, portal_home, tokens)
