@@ -219,8 +219,8 @@ def create_app(settings: Settings, policies: Policies, *, access: Access | None 
 
     # --- pages -------------------------------------------------------------------------------------------------
 
-    def render(request: Request, name: str, user: User | None, **context: Any) -> HTMLResponse:
-        return templates.TemplateResponse(request, name, {"user": user, **context})
+    def render(request: Request, template: str, user: User | None, **context: Any) -> HTMLResponse:
+        return templates.TemplateResponse(request, template, {"user": user, **context})
 
     @app.get("/login", response_class=HTMLResponse)
     def login_page(request: Request) -> HTMLResponse:
