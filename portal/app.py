@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import io
 import json
-from datetime import date, datetime
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -58,16 +58,51 @@ class QueryBody(BaseModel):
     offset: int = Field(0, ge=0)
 
 
+def _interval_text(value: pa.MonthDayNano) -> str:
+    """An interval as DuckDB writes it (``1 year 2 months 3 days 04:05:06``): Arrow has no text, CSV or Parquet
+    form for it."""
+    sign = -1 if value.months < 0 else 1
+    years, months = divmod(abs(value.months), 12)
+    parts = [f"{count} {unit}{'' if abs(count) == 1 else 's'}" for count, unit in
+             ((sign * years, "year"), (sign * months, "month"), (value.days, "day")) if count]
+    if value.nanoseconds or not parts:
+        micros = abs(value.nanoseconds) // 1000
+        seconds, micros = divmod(micros, 1_000_000)
+        hours, seconds = divmod(seconds, 3600)
+        parts.append(f"{'-' if value.nanoseconds < 0 else ''}{hours:02d}:{seconds // 60:02d}:{seconds % 60:02d}"
+                     + (f".{micros:06d}".rstrip("0") if micros else ""))
+    return " ".join(parts)
+
+
 def _jsonable(value: Any) -> Any:
-    if isinstance(value, datetime | date):
+    """A value of a result as JSON has it; lists and structs (a ledger's months, a profile's rules) item by item."""
+    if isinstance(value, datetime | date | time):
         return value.isoformat()
+    if isinstance(value, pa.MonthDayNano):
+        return _interval_text(value)
+    if isinstance(value, timedelta):
+        return str(value)
     if isinstance(value, bytes):
         return value.hex()
     if isinstance(value, float) and value != value:  # NaN
         return None
+    if isinstance(value, dict):
+        return {str(key): _jsonable(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(item) for item in value]
     if hasattr(value, "__float__") and not isinstance(value, int | float | bool):
         return float(value)  # decimals
     return value
+
+
+def _portable(table: pa.Table) -> pa.Table:
+    """Interval columns (``select max(t) - min(t)``) as text: neither CSV nor Parquet can hold Arrow's intervals."""
+    for index, field in enumerate(table.schema):
+        if pa.types.is_interval(field.type):
+            table = table.set_column(index, field.name, pa.array(
+                [None if value is None else _interval_text(value) for value in table.column(index).to_pylist()],
+                pa.string()))
+    return table
 
 
 def _rows(table: pa.Table) -> list[dict[str, Any]]:
@@ -82,9 +117,9 @@ def _file(result: QueryResult, fmt: str, name: str) -> Response:
                              "has_more": result.has_more, "offset": result.offset, "limit": result.limit,
                              "datasets": result.datasets}, headers=headers)
     buffer = io.BytesIO()
+    table = _portable(result.table)
     if fmt == "csv":
         buffer.write("\ufeff".encode())  # a BOM: Excel opens the Chinese right
-        table = result.table
         # lists and structs have no CSV form: written as JSON text
         for index, field in enumerate(table.schema):
             if pa.types.is_nested(field.type):
@@ -93,7 +128,7 @@ def _file(result: QueryResult, fmt: str, name: str) -> Response:
                      for value in table.column(index).to_pylist()], pa.string()))
         pacsv.write_csv(table, buffer)
     else:
-        pq.write_table(result.table, buffer, compression="zstd")
+        pq.write_table(table, buffer, compression="zstd")
     headers["Content-Disposition"] = f'attachment; filename="{name}.{fmt}"'
     return Response(buffer.getvalue(), media_type=_FORMATS[fmt], headers=headers)
 
