@@ -21,7 +21,7 @@ from __future__ import annotations
 import io
 import json
 import math
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -35,6 +35,7 @@ from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, Field
 
 from gridlake.settings import Settings
+from portal import labels
 from portal.access import Access, Forbidden, QueryResult
 from portal.policy import Policies, PolicyError, User
 from portal.sql import QueryRefused
@@ -43,6 +44,7 @@ from portal.tokens import TokenStore
 __all__ = ["create_app"]
 
 COOKIE = "gridlake_token"
+_CONSOLE_PAGE = 200  # rows per page of the console
 _FORMATS = {"json": "application/json", "csv": "text/csv; charset=utf-8", "parquet": "application/vnd.apache.parquet"}
 
 
@@ -76,12 +78,14 @@ def _jsonable(value: Any) -> Any:
     null (JSON has none), bytes as hex; lists and structs value by value."""
     if isinstance(value, datetime | date | time):
         return value.isoformat()
+    if isinstance(value, timedelta):
+        return str(value)
     if isinstance(value, bytes):
         return value.hex()
     if isinstance(value, float):
         return value if math.isfinite(value) else None
     if isinstance(value, dict):
-        return {key: _jsonable(item) for key, item in value.items()}
+        return {str(key): _jsonable(item) for key, item in value.items()}
     if isinstance(value, list | tuple):
         return [_jsonable(item) for item in value]
     if hasattr(value, "__float__") and not isinstance(value, int | bool):
@@ -92,6 +96,21 @@ def _jsonable(value: Any) -> Any:
 
 def _rows(table: pa.Table) -> list[dict[str, Any]]:
     return [{key: _jsonable(value) for key, value in row.items()} for row in table.to_pylist()]
+
+
+def _cells(table: pa.Table) -> list[list[str]]:
+    """A result's rows as the console shows them: lists and structs as JSON text, an empty cell for null."""
+    def cell(value: Any) -> str:
+        value = _jsonable(value)
+        if value is None:
+            return ""
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        if isinstance(value, list | dict):
+            return json.dumps(value, ensure_ascii=False)
+        return str(value)
+
+    return [[cell(value) for value in row] for row in zip(*(column.to_pylist() for column in table.columns))]
 
 
 def _file(result: QueryResult, fmt: str, name: str) -> Response:
@@ -111,9 +130,9 @@ def _render(result: QueryResult, fmt: str, name: str) -> Response:
                              "has_more": result.has_more, "offset": result.offset, "limit": result.limit,
                              "datasets": result.datasets}, headers=headers)
     buffer = io.BytesIO()
+    table = result.table
     if fmt == "csv":
         buffer.write("\ufeff".encode())  # a BOM: Excel opens the Chinese right
-        table = result.table
         # lists and structs have no CSV form: written as JSON text
         for index, field in enumerate(table.schema):
             if pa.types.is_nested(field.type):
@@ -122,7 +141,7 @@ def _render(result: QueryResult, fmt: str, name: str) -> Response:
                      for value in table.column(index).to_pylist()], pa.string()))
         pacsv.write_csv(table, buffer)
     else:
-        pq.write_table(result.table, buffer, compression="zstd")
+        pq.write_table(table, buffer, compression="zstd")
     headers["Content-Disposition"] = f'attachment; filename="{name}.{fmt}"'
     return Response(buffer.getvalue(), media_type=_FORMATS[fmt], headers=headers)
 
@@ -183,6 +202,9 @@ def create_app(settings: Settings, policies: Policies, *, access: Access | None 
     access = access or Access(settings, policies)
     tokens = TokenStore(settings.home / "portal" / "tokens.json")
     templates = Jinja2Templates(directory=str(Path(__file__).with_name("templates")))
+    templates.env.filters.update(beijing=labels.beijing, status_text=labels.status_text,
+                                 dataset_title=labels.dataset_title, dataset_description=labels.dataset_description,
+                                 street_name=labels.street_name)
     reports_root = settings.home / "reports"
     app = FastAPI(title="gridlake 数据服务", docs_url="/api/docs", openapi_url="/api/openapi.json")
     app.state.access = access
@@ -287,8 +309,12 @@ def create_app(settings: Settings, policies: Policies, *, access: Access | None 
 
     # --- pages -------------------------------------------------------------------------------------------------
 
-    def render(request: Request, name: str, user: User | None, **context: Any) -> HTMLResponse:
-        return templates.TemplateResponse(request, name, {"user": user, **context})
+    def render(request: Request, template: str, user: User | None, **context: Any) -> HTMLResponse:
+        return templates.TemplateResponse(request, template, {"user": user, **context})
+
+    def refuse(request: Request, user: User, message: str) -> HTMLResponse:
+        """A page the user's role may not see: the reason, in Chinese, with 403."""
+        return templates.TemplateResponse(request, "error.html", {"user": user, "message": message}, status_code=403)
 
     @app.get("/login", response_class=HTMLResponse)
     def login_page(request: Request) -> HTMLResponse:
@@ -320,44 +346,52 @@ def create_app(settings: Settings, policies: Policies, *, access: Access | None 
         if entry is None:
             access.log.write(user, action="catalog", sql=None, status="refused", rows=None, ms=0,
                              reason=f"无权读取或不存在的数据集 {name}")
-            return render(request, "error.html", user, message=f"角色「{user.role.title}」无权读取数据集 {name}")
+            return refuse(request, user, f"角色「{user.role.title}」无权读取数据集 {name}（或该数据集尚未发布）")
         return render(request, "dataset.html", user, name=name, entry=entry)
+
+    def console(request: Request, user: User, sql: str, *, result: QueryResult | None = None,
+                error: str | None = None) -> HTMLResponse:
+        shown = None
+        if result is not None:
+            shown = {"columns": result.table.column_names, "rows": _cells(result.table), "has_more": result.has_more,
+                     "offset": result.offset, "datasets": result.datasets}
+        return render(request, "console.html", user, sql=sql, result=shown, error=error, page=_CONSOLE_PAGE,
+                      datasets=access.catalog(user), max_download_rows=access.max_download_rows)
 
     @app.get("/console", response_class=HTMLResponse)
     def console_page(request: Request, user: PageUser, sql: str = "") -> HTMLResponse:
-        return render(request, "console.html", user, sql=sql, result=None, error=None)
+        return console(request, user, sql)
 
     @app.post("/console", response_class=HTMLResponse)
     def console_run(request: Request, user: PageUser, sql: Annotated[str, Form()],
                     offset: Annotated[int, Form()] = 0) -> Response:
         try:
-            result = access.query(user, sql, limit=200, offset=offset)
+            result = access.query(user, sql, limit=_CONSOLE_PAGE, offset=offset)
         except (QueryRefused, Forbidden) as err:
-            return render(request, "console.html", user, sql=sql, result=None,
-                          error=err.reason if isinstance(err, QueryRefused) else str(err))
+            return console(request, user, sql, error=err.reason if isinstance(err, QueryRefused) else str(err))
         try:
-            rows = [[_jsonable(value) for value in row.values()] for row in result.table.to_pylist()]
+            return console(request, user, sql, result=result)
         except (OverflowError, ValueError) as err:
-            return render(request, "console.html", user, sql=sql, result=None,
-                          error=f"查询结果无法显示（{err}）；可先把相关列转换为文本，如 cast(列 as varchar)")
-        return render(request, "console.html", user, sql=sql, error=None, result={
-            "columns": result.table.column_names, "rows": rows, "has_more": result.has_more,
-            "offset": result.offset, "datasets": result.datasets})
+            return console(request, user, sql,
+                           error=f"查询结果无法显示（{err}）；可先把相关列转换为文本，如 cast(列 as varchar)")
 
     @app.post("/console/download")
-    def console_download(user: PageUser, sql: Annotated[str, Form()], format: Annotated[str, Form()] = "csv"
-                         ) -> Response:
+    def console_download(request: Request, user: PageUser, sql: Annotated[str, Form()],
+                         format: Annotated[str, Form()] = "csv") -> Response:
         if format not in _FORMATS:
-            raise QueryRefused("bad_format", f"不支持的格式 {format}（json、csv、parquet）")
-        return _answer(user, access.query(user, sql, action="download", cap=access.max_download_rows), format,
-                       "query", action="download", sql=sql)
+            return console(request, user, sql, error=f"不支持的格式 {format}（json、csv、parquet）")
+        try:  # a refused download stays on the console page with the reason, as a refused run does
+            result = access.query(user, sql, action="download", cap=access.max_download_rows)
+            return _answer(user, result, format, "query", action="download", sql=sql)
+        except (QueryRefused, Forbidden) as err:
+            return console(request, user, sql, error=err.reason if isinstance(err, QueryRefused) else str(err))
 
     @app.get("/reports", response_class=HTMLResponse)
     def reports_page(request: Request, user: PageUser) -> Response:
         if not user.role.reports:
             access.log.write(user, action="reports", sql=None, status="refused", rows=None, ms=0,
                              reason=f"角色「{user.role.title}」无权查看分析报告")
-            return render(request, "error.html", user, message=f"角色「{user.role.title}」无权查看分析报告")
+            return refuse(request, user, f"角色「{user.role.title}」无权查看分析报告")
         return render(request, "reports.html", user, reports=_reports())
 
     @app.get("/reports/{kind}/{file}")
@@ -376,7 +410,7 @@ def create_app(settings: Settings, policies: Policies, *, access: Access | None 
         if not user.role.alerts:
             access.log.write(user, action="alerts", sql=None, status="refused", rows=None, ms=0,
                              reason=f"角色「{user.role.title}」无权查看发布告警")
-            return render(request, "error.html", user, message=f"角色「{user.role.title}」无权查看发布告警")
+            return refuse(request, user, f"角色「{user.role.title}」无权查看发布告警")
         return render(request, "alerts.html", user, alerts=_alerts())
 
     return app

@@ -33,6 +33,11 @@ ROLES = {
     "statistics": ("statistics_bureau", {}),
     "centre": ("centre", {}),
 }
+# an alert as the publish flow writes one when a dataset fails its gate (publication/flow.py)
+FAILED_PUBLICATION = {"at": "2026-11-21T01:00:00+00:00", "run_id": "20261121T010000000000Z",
+                      "dataset": "hotline_kpi_daily", "status": "failed",
+                      "title": "hotline_kpi_daily：未通过质量检查，未发布",
+                      "reasons": ["主键重复：3 行 (unit_day_key)"], "result": None}
 
 
 @dataclass
@@ -55,11 +60,19 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="session")
 def portal_home(published: Settings, tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    """A home reading the published shared zone, with the daily bulletin written and a token per role."""
+    """A home reading the published shared zone (its catalog and versions linked, its alerts its own: one failed
+    publication, as the publish flow records it), with the daily bulletin written."""
+    from gridlake.shared import SharedZone
     from reports import write_report
 
     home = tmp_path_factory.mktemp("portal-home")
-    (home / "shared").symlink_to(published.home / "shared")
+    (home / "shared").mkdir()
+    for item in (published.home / "shared").iterdir():
+        if item.name != "_alerts.jsonl":
+            (home / "shared" / item.name).symlink_to(item)
+    zone = SharedZone(home / "shared")
+    zone.add_alerts([FAILED_PUBLICATION | {
+        "current_version": zone.catalog()["datasets"]["hotline_kpi_daily"]["current"]["version"]}])
     settings = Settings(home=home)
     write_report("daily", date(2026, 11, 20), settings, pdf=False)
     return settings
