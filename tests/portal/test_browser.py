@@ -75,7 +75,7 @@ def test_a_bad_token_is_refused_at_the_login_form(page) -> None:
     page.goto("/login")
     page.fill("#token", "glk_000000000000_not-a-token")
     page.click("#login")
-    assert page.inner_text("#error") == "令牌无效或已撤销"
+    assert page.inner_text("#error") == "访问令牌无效"  # an unknown id and a wrong secret alike
     assert page.goto("/").url.endswith("/login")
 
 
