@@ -44,6 +44,7 @@ from portal.tokens import TokenStore
 __all__ = ["create_app"]
 
 COOKIE = "gridlake_token"
+MAX_BODY = 1 << 20  # a request body larger than this is refused before it is read (a query is 10,000 characters)
 _CONSOLE_PAGE = 200  # rows per page of the console
 _FORMATS = {"json": "application/json", "csv": "text/csv; charset=utf-8", "parquet": "application/vnd.apache.parquet"}
 
@@ -225,6 +226,14 @@ def create_app(settings: Settings, policies: Policies, *, access: Access | None 
     @app.exception_handler(QueryRefused)
     def refused(request: Request, err: QueryRefused) -> Response:
         return JSONResponse({"error": err.code, "reason": err.reason}, status_code=400)
+
+    @app.middleware("http")
+    async def limit_body(request: Request, call_next: Any) -> Response:
+        length = request.headers.get("content-length")
+        if length and length.isdigit() and int(length) > MAX_BODY:
+            return JSONResponse({"error": "too_large", "reason": f"请求体过大（{int(length):,} 字节，上限 "
+                                                               f"{MAX_BODY:,}）"}, status_code=413)
+        return await call_next(request)
 
     @app.exception_handler(RequestValidationError)
     def invalid(request: Request, err: RequestValidationError) -> Response:

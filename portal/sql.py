@@ -51,13 +51,16 @@ def check_query(sql: str, allowed: set[str], *, max_chars: int) -> tuple[exp.Exp
     if len(sql) > max_chars:
         raise QueryRefused("too_long", f"查询过长（{len(sql)} 个字符，上限 {max_chars}）")
     try:
-        statements = [statement for statement in sqlglot.parse(sql, read="duckdb") if statement is not None]
+        parsed = sqlglot.parse(sql, read="duckdb")
     except (sqlglot.errors.ParseError, sqlglot.errors.TokenError) as err:
         raise QueryRefused("unparsable", f"无法解析的 SQL：{str(err).splitlines()[0][:200]}") from None
+    # an empty statement (";select 1") counts: the engine must run the one statement that was checked, alone
+    statements = [statement for statement in parsed if statement is not None]
     if not statements:
         raise QueryRefused("empty", "没有查询语句")
-    if len(statements) > 1:
-        raise QueryRefused("several_statements", f"只允许一条查询语句（收到 {len(statements)} 条）")
+    if len(parsed) > 1:
+        raise QueryRefused("several_statements", f"只允许一条查询语句（收到 {len(parsed)} 条，含空语句）"
+                           if len(statements) < len(parsed) else f"只允许一条查询语句（收到 {len(parsed)} 条）")
     query = statements[0]
     if not isinstance(query, exp.Query) or isinstance(query, exp.Values):
         raise QueryRefused("not_a_query", f"只允许只读的 SELECT 查询，不允许 {query.key.upper()} 语句")

@@ -424,3 +424,11 @@ def test_the_query_log_records_what_was_read(service) -> None:
     assert query["sql"] == "select count(*) as n from grid_case_lifecycle" and query["rows"] == 1
     assert set(query["datasets"]) == {"grid_case_lifecycle"}
     assert (download["action"], download["status"], download["rows"]) == ("download", "ok", 5)
+
+
+def test_an_oversized_request_is_refused_before_it_is_read(service) -> None:
+    with service.client("centre") as client:
+        answer = client.post("/api/query", content=b'{"sql": "' + b" " * (2 << 20) + b'select 1"}',
+                             headers={"content-type": "application/json"})
+    assert answer.status_code == 413
+    assert answer.json()["error"] == "too_large" and "上限" in answer.json()["reason"]

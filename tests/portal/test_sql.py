@@ -40,6 +40,7 @@ ATTACKS = [
     ("attach", "attach '{home}/attached.duckdb' as other", "not_a_query"),
     ("attach after a query", "select 1; attach '{home}/attached.duckdb' as other", "several_statements"),
     ("second statement", "select * from {mine}; select 2", "several_statements"),
+    ("empty statement first", ";select * from {mine}", "several_statements"),
     ("drop after a query", "select * from {mine}; drop table {mine}", "several_statements"),
     ("comment then statement", "select 1 /* a comment */; select 2", "several_statements"),
     ("semicolon in a block comment", "select 1 /* ; */ ; pragma version", "several_statements"),
