@@ -126,7 +126,7 @@ def main() -> None:
             console.print(f"  {result['seconds']:.0f} s, peak {result['peak_rss_mib']:,} MiB")
             results.append(result)
     table = Table(title=f"The pipeline through Airflow: scale {args.scale:g}, {args.days} days, ideal platforms")
-    for column in ("run", "seconds", "peak MiB", *CHAIN):
+    for column in ("run", "seconds", "peak MiB", *(dag.removeprefix("ingest_") for dag in CHAIN)):
         table.add_column(column, justify="left" if column == "run" else "right")
     for result in results:
         table.add_row(result["run"], f"{result['seconds']:.1f}", f"{result['peak_rss_mib']:,}",
