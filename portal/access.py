@@ -98,14 +98,31 @@ class Access:
         self._cache_size = cache_tables
         self._lock = threading.Lock()
         self._building: dict[tuple, threading.Lock] = {}
+        self._catalog_cache: tuple[tuple[int, int, int], dict[str, Any]] | None = None
         self._engine = duckdb.connect(config=dict(_SANDBOX))
 
     # --- what a user may read --------------------------------------------------------------------------------
 
+    def _catalog(self) -> dict[str, Any]:
+        """The shared zone's catalog, parsed once per version of the file (a publication replaces it by a rename:
+        a new inode), not once per request and dataset. Read only: callers copy what they change."""
+        try:
+            stat = self.zone.catalog_path.stat()
+        except FileNotFoundError:
+            return self.zone.catalog()
+        key = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+        with self._lock:
+            if self._catalog_cache is not None and self._catalog_cache[0] == key:
+                return self._catalog_cache[1]
+        catalog = self.zone.catalog()
+        with self._lock:
+            self._catalog_cache = (key, catalog)
+        return catalog
+
     def catalog(self, user: User) -> dict[str, dict[str, Any]]:
         """The catalog entries of the published datasets the user may read, each schema column marked masked."""
         out = {}
-        for name, entry in self.zone.catalog()["datasets"].items():
+        for name, entry in self._catalog()["datasets"].items():
             rule = user.rule(name)
             if rule is None or not entry.get("current"):
                 continue
@@ -118,7 +135,7 @@ class Access:
     def _entry(self, user: User, dataset: str) -> dict[str, Any]:
         if user.rule(dataset) is None:
             raise Forbidden(f"角色「{user.role.title}」无权读取数据集 {dataset}")
-        entry = self.zone.catalog()["datasets"].get(dataset)
+        entry = self._catalog()["datasets"].get(dataset)
         if not entry or not entry.get("current"):
             raise Forbidden(f"数据集 {dataset} 尚未发布")
         return entry["current"]

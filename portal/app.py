@@ -397,10 +397,10 @@ def create_app(settings: Settings, policies: Policies, *, access: Access | None 
 
     @app.get("/reports", response_class=HTMLResponse)
     def reports_page(request: Request, user: PageUser) -> Response:
-        if not user.role.reports:
-            access.log.write(user, action="reports", sql=None, status="refused", rows=None, ms=0,
-                             reason=f"角色「{user.role.title}」无权查看分析报告")
-            return refuse(request, user, f"角色「{user.role.title}」无权查看分析报告")
+        try:
+            _may(user, "reports")
+        except Forbidden as err:
+            return refuse(request, user, str(err))
         return render(request, "reports.html", user, reports=_reports())
 
     @app.get("/reports/{kind}/{file}")
@@ -416,10 +416,10 @@ def create_app(settings: Settings, policies: Policies, *, access: Access | None 
 
     @app.get("/alerts", response_class=HTMLResponse)
     def alerts_page(request: Request, user: PageUser) -> Response:
-        if not user.role.alerts:
-            access.log.write(user, action="alerts", sql=None, status="refused", rows=None, ms=0,
-                             reason=f"角色「{user.role.title}」无权查看发布告警")
-            return refuse(request, user, f"角色「{user.role.title}」无权查看发布告警")
+        try:
+            _may(user, "alerts")
+        except Forbidden as err:
+            return refuse(request, user, str(err))
         return render(request, "alerts.html", user, alerts=_alerts())
 
     return app
