@@ -3,13 +3,12 @@ written straight to Parquet - in the same run, on the same served replica.
 
     uv run python bench/adbc.py --scale 1.0 --days 28
 
-Generates a scratch dataset (`$GRIDLAKE_HOME/sim/bench-adbc-<scale>-<days>`, reused with ``--reuse``), serves it,
-reads every citymgmt table once untimed (the server's caches warm for both), then alternates, ``--rounds`` times:
-the bare read (``select *`` per table through ADBC, record batches streamed into a zstd Parquet file each) and
-gridlake's first load of citymgmt into an empty lake (``gridlake ingest citymgmt``'s code: the declared schema,
-the row rules and quarantine, the manifests), each in a process of its own. Prints the best of each and their
-ratio as a table and a JSON line.
-"""
+Generates a scratch dataset (`$GRIDLAKE_HOME/sim/bench-<scale>-<days>`, shared by bench/pipeline.py and
+bench/adbc.py, reused with ``--reuse``), serves it, reads every citymgmt table once untimed (the server's caches
+warm for both), then alternates, ``--rounds`` times: the bare read (``select *`` per table through ADBC, record
+batches streamed into a zstd Parquet file each) and gridlake's first load of citymgmt into an empty lake (``gridlake
+ingest citymgmt``'s code: the declared schema, the row rules and quarantine, the manifests), each in a process of
+its own. Prints the best of each and their ratio as a table and a JSON line."""
 
 from __future__ import annotations
 
@@ -20,9 +19,9 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import date
 from pathlib import Path
 
+from _scratch import add_dataset_options, scratch_dataset  # bench/ is the script's own folder
 from rich.console import Console
 from rich.table import Table
 
@@ -60,24 +59,15 @@ def _child(args: list[str], env: dict[str, str]) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--scale", type=float, default=0.05)
-    parser.add_argument("--days", type=int, default=14)
-    parser.add_argument("--seed", type=int, default=20200708)
-    parser.add_argument("--end", type=date.fromisoformat, default=date(2026, 11, 20))
+    add_dataset_options(parser)
     parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--reuse", action="store_true", help="reuse the scratch dataset if it is there")
     args = parser.parse_args()
 
-    from simulators.dataset import Dataset
-    from simulators.generate import generate
     from simulators.serve import Simulators
     from simulators.settings import SimSettings
 
     console = Console()
-    dataset = Dataset.named(f"bench-adbc-{args.scale:g}-{args.days}")
-    if not (args.reuse and dataset.meta_path.exists()):
-        console.print(f"generating {dataset.root} (scale {args.scale:g}, {args.days} days)")
-        generate(dataset, seed=args.seed, scale=args.scale, days=args.days, end=args.end, log=lambda _: None)
+    dataset = scratch_dataset("bench", args, console)
     settings = SimSettings(hotline_port=0, enforcement_port=0, credit_port=0, citymgmt_port=0)
     bare, ours = [], []
     with Simulators(dataset, settings=settings) as sims:

@@ -29,9 +29,10 @@ import sqlite3
 import subprocess
 import sys
 import time
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 
+from _scratch import add_dataset_options, scratch_dataset  # bench/ is the script's own folder
 from rich.console import Console
 from rich.table import Table
 
@@ -73,11 +74,7 @@ def _task_states(database: Path, dag_id: str) -> dict[str, int]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--scale", type=float, default=0.05)
-    parser.add_argument("--days", type=int, default=14)
-    parser.add_argument("--seed", type=int, default=20200708)
-    parser.add_argument("--end", type=date.fromisoformat, default=date(2026, 11, 20))
-    parser.add_argument("--reuse", action="store_true", help="reuse the scratch dataset if it is there")
+    add_dataset_options(parser)
     parser.add_argument("--dag", action="store_true", help="also time the transform DAG (airflow dags test)")
     parser.add_argument("--cosmos", nargs="*", choices=list(COSMOS_DAGS), default=None, metavar="RENDERING",
                         help=f"also time Cosmos renderings (bench/cosmos_dag.py): {', '.join(COSMOS_DAGS)} (all)")
@@ -90,16 +87,11 @@ def main() -> None:
     from connectors.ingest import PLATFORMS, run_job
     from gridlake.lake import Lake
     from gridlake.settings import get_settings
-    from simulators.dataset import Dataset
-    from simulators.generate import generate
     from simulators.serve import Simulators
     from simulators.settings import SimSettings
 
     console = Console()
-    dataset = Dataset.named(f"bench-build-{args.scale:g}-{args.days}")
-    if not (args.reuse and dataset.meta_path.exists()):
-        console.print(f"generating {dataset.root} (scale {args.scale:g}, {args.days} days)")
-        generate(dataset, seed=args.seed, scale=args.scale, days=args.days, end=args.end, log=lambda _: None)
+    dataset = scratch_dataset("bench-build", args, console)
     home = get_settings().home / "bench" / f"build-{args.scale:g}-{args.days}"
     shutil.rmtree(home, ignore_errors=True)
     settings = SimSettings(hotline_port=0, enforcement_port=0, credit_port=0, citymgmt_port=0,

@@ -23,9 +23,9 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import date
 from pathlib import Path
 
+from _scratch import add_dataset_options, scratch_dataset  # bench/ is the script's own folder
 from rich.console import Console
 from rich.table import Table
 
@@ -67,26 +67,17 @@ def _peak_rss_kib() -> int:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--scale", type=float, default=0.05)
-    parser.add_argument("--days", type=int, default=14)
-    parser.add_argument("--seed", type=int, default=20200708)
-    parser.add_argument("--end", type=date.fromisoformat, default=date(2026, 11, 20))
-    parser.add_argument("--reuse", action="store_true", help="reuse the scratch dataset if it is there")
+    add_dataset_options(parser)
     parser.add_argument("--ideal", action="store_true", help="serve without latency, errors or rate limits")
     parser.add_argument("--platforms", nargs="*", default=None)
     args = parser.parse_args()
 
     from connectors.ingest import PLATFORMS
-    from simulators.dataset import Dataset
-    from simulators.generate import generate
     from simulators.serve import Simulators
     from simulators.settings import SimSettings
 
     console = Console()
-    dataset = Dataset.named(f"bench-ingest-{args.scale:g}-{args.days}")
-    if not (args.reuse and dataset.meta_path.exists()):
-        console.print(f"generating {dataset.root} (scale {args.scale:g}, {args.days} days)")
-        generate(dataset, seed=args.seed, scale=args.scale, days=args.days, end=args.end, log=lambda _: None)
+    dataset = scratch_dataset("bench-ingest", args, console)
     settings = SimSettings(hotline_port=0, enforcement_port=0, credit_port=0, citymgmt_port=0)
     if args.ideal:
         settings = settings.model_copy(update={"credit_latency_s": (0.0, 0.0), "error_rate": 0.0,

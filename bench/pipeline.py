@@ -4,14 +4,13 @@ peak memory of the process running it.
     uv run python bench/pipeline.py --scale 1.0 --days 28               # the district's volume, four weeks
     uv run python bench/pipeline.py --scale 0.05 --days 14 --increments 2
 
-Generates a scratch dataset (`$GRIDLAKE_HOME/sim/bench-pipeline-<scale>-<days>`, reused with ``--reuse``), serves it
-with ideal platforms (no latency, errors or rate limits: the platforms' own pace is bench/ingest.py's subject),
-migrates a fresh Airflow metadata database, and runs the chain - the five ingestion DAGs, ``transform`` (dbt) and
-``publish`` (gates and publication) - with ``dag.test()`` in one process, as the demo does: the full build into an
-empty lake. Then, ``--increments`` times, the platforms' clock moves a day and the chain runs again: a daily
-increment. Per run: the wall time, each DAG's share, and the peak resident memory (VmHWM) of the process and its
-children, sampled from /proc. Prints a table and a JSON line per run.
-"""
+Generates a scratch dataset (`$GRIDLAKE_HOME/sim/bench-<scale>-<days>`, shared by bench/pipeline.py and
+bench/adbc.py, reused with ``--reuse``), serves it with ideal platforms (no latency, errors or rate limits: the
+platforms' own pace is bench/ingest.py's subject), migrates a fresh Airflow metadata database, and runs the chain -
+the five ingestion DAGs, ``transform`` (dbt) and ``publish`` (gates and publication) - with ``dag.test()`` in one
+process, as the demo does: the full build into an empty lake. Then, ``--increments`` times, the platforms' clock
+moves a day and the chain runs again: a daily increment. Per run: the wall time, each DAG's share, and the peak
+resident memory (VmHWM) of the process and its children, sampled from /proc. Prints a table and a JSON line per run."""
 
 from __future__ import annotations
 
@@ -23,9 +22,10 @@ import subprocess
 import sys
 import threading
 import time
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 
+from _scratch import add_dataset_options, scratch_dataset  # bench/ is the script's own folder
 from rich.console import Console
 from rich.table import Table
 
@@ -85,28 +85,17 @@ def _run_chain(env: dict[str, str], dag_ids: tuple[str, ...]) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--scale", type=float, default=0.05)
-    parser.add_argument("--days", type=int, default=14)
-    parser.add_argument("--seed", type=int, default=20200708)
-    parser.add_argument("--end", type=date.fromisoformat, default=date(2026, 11, 20))
+    add_dataset_options(parser)
     parser.add_argument("--increments", type=int, default=1, help="daily increments after the full build")
-    parser.add_argument("--reuse", action="store_true", help="reuse the scratch dataset if it is there")
     args = parser.parse_args()
 
-    from simulators.dataset import Dataset
-    from simulators.generate import generate
     from simulators.pipeline import CHAIN, airflow_environment, migrate
     from simulators.serve import Simulators
     from simulators.settings import SimSettings
 
     console = Console()
-    dataset = Dataset.named(f"bench-pipeline-{args.scale:g}-{args.days}")
-    if not (args.reuse and dataset.meta_path.exists()):
-        console.print(f"generating {dataset.root} (scale {args.scale:g}, {args.days} days)")
-        began = time.perf_counter()
-        generate(dataset, seed=args.seed, scale=args.scale, days=args.days, end=args.end, log=lambda _: None)
-        console.print(f"  generated in {time.perf_counter() - began:.0f} s")
-    elif dataset.state_path.exists():
+    dataset = scratch_dataset("bench", args, console)
+    if args.reuse and dataset.state_path.exists():
         dataset.state_path.unlink()  # the platforms' clock starts again at the generated end
     settings = SimSettings(hotline_port=0, enforcement_port=0, credit_port=0, citymgmt_port=0,
                            credit_latency_s=(0.0, 0.0), error_rate=0.0, rate_limit_per_s=0.0)
