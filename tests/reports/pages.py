@@ -45,6 +45,7 @@ class PageSection:
     key: str
     title: str = ""
     withheld: list[str] = field(default_factory=list)  # datasets whose notices stand in for the section's figures
+    withheld_notices: dict[str, str] = field(default_factory=dict)  # dataset -> its notice's text
     blocks: list[str] = field(default_factory=list)  # the ids of its figures, in order
     notes: list[str] = field(default_factory=list)  # the texts of its notices (a partial month, a provisional rank)
 
@@ -137,6 +138,7 @@ class _Reader(HTMLParser):
             if self.section is None:
                 raise AssertionError(f"a withheld notice outside a section: {attributes['data-withheld']}")
             self.section.withheld.append(attributes["data-withheld"])
+            self._start_capture(f"withheld:{attributes['data-withheld']}")
         elif "data-notice" in attributes:
             self.page.notices.append(attributes["data-notice"])
         elif tag == "tr" and "data-dataset" in attributes:
@@ -238,6 +240,9 @@ class _Reader(HTMLParser):
         elif capture.target == "section_title":
             assert self.section is not None
             self.section.title = text
+        elif capture.target.startswith("withheld:"):
+            assert self.section is not None
+            self.section.withheld_notices[capture.target.removeprefix("withheld:")] = text
         elif capture.target == "section_note":
             assert self.section is not None
             self.section.notes.append(text)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import shutil
 from datetime import datetime, timedelta
-from html.parser import HTMLParser
 
 import duckdb
 import pytest
@@ -21,45 +20,8 @@ from gridlake.transform import paths, run_dbt
 from publication import publish
 from reports import write_report
 from tests.reports.conftest import DAILY, MONTHLY, WEEKLY
+from tests.reports.pages import read_page
 from tests.warehouse import copy_home
-
-
-class _Page(HTMLParser):
-    """A report page's sections: their withheld notices (dataset and text) and their table and chart figures."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.sections: dict[str, dict] = {}
-        self.current: str | None = None
-        self.notice: str | None = None
-        self.header_status: dict[str, str] = {}
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        attributes = dict(attrs)
-        if tag == "section":
-            self.current = attributes["data-section"]
-            self.sections[self.current] = {"withheld": {}, "figures": []}
-        elif tag == "div" and "data-withheld" in attributes and self.current:
-            self.notice = attributes["data-withheld"]
-            self.sections[self.current]["withheld"][self.notice] = ""
-        elif tag == "figure" and self.current:
-            self.sections[self.current]["figures"].append(attributes["data-block"])
-        elif tag == "tr" and "data-dataset" in attributes:
-            self.header_status[attributes["data-dataset"]] = attributes["data-status"] or ""
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag == "div":
-            self.notice = None
-
-    def handle_data(self, data: str) -> None:
-        if self.notice and self.current:
-            self.sections[self.current]["withheld"][self.notice] += data
-
-
-def _read(path) -> _Page:
-    page = _Page()
-    page.feed(path.read_text(encoding="utf-8"))
-    return page
 
 
 @pytest.fixture()
@@ -85,11 +47,11 @@ def test_a_report_says_which_datasets_are_withheld_instead_of_showing_stale_figu
     # the week of 16 November runs past the data the last good versions hold: every section is withheld
     weekly = write_report("weekly", WEEKLY, broken, pdf=False)
     assert weekly.withheld == ["hotline_requests"]
-    page = _read(weekly.html)
-    assert page.header_status["hotline_requests"] == "withheld"
+    page = read_page(weekly.html)
+    assert page.sources["hotline_requests"].status == "withheld"
     for key, section in page.sections.items():
-        assert section["figures"] == [], f"{key} shows figures of a stale version"
-        notice = section["withheld"]["hotline_requests"]
+        assert section.blocks == [], f"{key} shows figures of a stale version"
+        notice = section.withheld_notices["hotline_requests"]
         assert "未通过质量检查" in notice and reason in notice and catalog["hotline_requests"]["current"][
             "version"] in notice
     record = json.loads(weekly.record.read_text(encoding="utf-8"))
@@ -99,22 +61,22 @@ def test_a_report_says_which_datasets_are_withheld_instead_of_showing_stale_figu
 
     # the month: the sections on withheld datasets say so, the others (datasets that passed) show their figures
     monthly = write_report("monthly", MONTHLY, broken, pdf=False)
-    page = _read(monthly.html)
+    page = read_page(monthly.html)
     for key, section in page.sections.items():
         needs = set(next(s["datasets"] for s in json.loads(monthly.record.read_text())["sections"] if s["key"] == key))
         if needs & stopped:
-            assert section["figures"] == [] and set(section["withheld"]) == needs & stopped, key
+            assert section.blocks == [] and set(section.withheld_notices) == needs & stopped, key
             for name in needs & stopped - {"hotline_requests"}:
                 status = catalog[name]["last_attempt"]["status"]
-                assert ("暂缓发布" if status == "held_back" else "未通过质量检查") in section["withheld"][name]
+                assert ("暂缓发布" if status == "held_back" else "未通过质量检查") in section.withheld_notices[name]
         else:
-            assert section["figures"] and not section["withheld"], key
-    assert any(not section["withheld"] for section in page.sections.values())
+            assert section.blocks and not section.withheld_notices, key
+    assert any(not section.withheld_notices for section in page.sections.values())
 
     # a day the last good versions cover is not stale: the bulletin of 20 November shows its figures
     daily = write_report("daily", DAILY, broken, pdf=False)
     assert daily.withheld == []
-    assert all(section["figures"] for section in _read(daily.html).sections.values())
+    assert all(section.blocks for section in read_page(daily.html).sections.values())
 
 
 def test_once_the_data_pass_again_the_report_shows_its_figures(broken: Settings) -> None:
@@ -125,8 +87,8 @@ def test_once_the_data_pass_again_the_report_shows_its_figures(broken: Settings)
     assert outcome.ok, {name: o.status for name, o in outcome.outcomes.items()}
     weekly = write_report("weekly", WEEKLY, broken, pdf=False)
     assert weekly.withheld == []
-    page = _read(weekly.html)
-    assert all(section["figures"] and not section["withheld"] for section in page.sections.values())
+    page = read_page(weekly.html)
+    assert all(section.blocks and not section.withheld_notices for section in page.sections.values())
     assert weekly.versions["hotline_requests"] == zone.catalog()["datasets"]["hotline_requests"]["current"]["version"]
     assert set(DATASETS) >= set(weekly.versions)
 
