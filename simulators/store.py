@@ -36,6 +36,10 @@ def write_versions(path: Path, versions: pa.Table, *, indexes: Sequence[str] = (
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.exists():
         path.unlink()
+    # a year of a platform's bodies passes 2 GiB of text: 64-bit offsets, or take() cannot gather them
+    versions = versions.cast(pa.schema([
+        field.with_type(pa.large_string()) if pa.types.is_string(field.type) else field for field in versions.schema
+    ]))
     order = pc.sort_indices(versions, sort_keys=[("kind", "ascending"), ("entity_id", "ascending"),
                                                  ("visible_from", "ascending")])
     versions = versions.take(order)
