@@ -28,7 +28,9 @@
 
 {%- set watermarks = iot_watermarks() %}
 
-with readings as (
+-- (not materialized: an incremental run reads it twice, for the staged days and for the recomputed stretch; held
+-- whole between the two it was every reading of the history, spilled to disk, where each reading streams through)
+with readings as not materialized (
 
     {%- for domain in iot_domains() %}
     {%- if domain in iot_offline_gap_domains() %}

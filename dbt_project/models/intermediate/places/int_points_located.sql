@@ -131,44 +131,31 @@ candidates as (
 
 ),
 
-ranked as (
-
-    select
-        *,
-        coalesce(
-            cell_community_code = coded_community_code
-            or (coded_community_code is null and cell_street_code = coded_street_code),
-            false
-        ) as is_in_coded_place,
-        row_number() over (partition by event_kind, event_id order by distance_m, grid_code) as nearest_rank
-    from candidates
-
-),
-
-ranked_in_place as (
-
-    select
-        *,
-        row_number() over (
-            partition by event_kind, event_id order by is_in_coded_place desc, distance_m, grid_code
-        ) as coded_place_rank
-    from ranked
-
-),
-
 nearest as (
 
+    -- per event the nearest cell (ties to the lower grid code) and the nearest inside its coded place: arg_min
+    -- over (distance, grid code) in one aggregation, not two row_number() windows over every candidate pair
     select
         event_kind,
         event_id,
         count(*) as candidate_cell_count,
-        any_value(grid_code) filter (where nearest_rank = 1) as point_grid_code,
-        any_value(cell_street_code) filter (where nearest_rank = 1) as point_street_code,
-        any_value(cell_community_code) filter (where nearest_rank = 1) as point_community_code,
+        arg_min(
+            {'grid_code': grid_code, 'street_code': cell_street_code, 'community_code': cell_community_code},
+            (distance_m, grid_code)
+        ) as nearest_cell,
         min(distance_m) as point_distance_m,
-        any_value(grid_code) filter (where coded_place_rank = 1 and is_in_coded_place) as coded_place_grid_code,
+        arg_min(grid_code, (distance_m, grid_code)) filter (where is_in_coded_place) as coded_place_grid_code,
         min(distance_m) filter (where is_in_coded_place) as coded_place_distance_m
-    from ranked_in_place
+    from (
+        select
+            *,
+            coalesce(
+                cell_community_code = coded_community_code
+                or (coded_community_code is null and cell_street_code = coded_street_code),
+                false
+            ) as is_in_coded_place
+        from candidates
+    )
     group by event_kind, event_id
 
 ),
@@ -185,9 +172,9 @@ final as (
         points.grid_code_as_served,
         points.served_street_code,
         points.served_street_spelling_kind,
-        nearest.point_grid_code,
-        nearest.point_street_code,
-        nearest.point_community_code,
+        nearest.nearest_cell.grid_code as point_grid_code,
+        nearest.nearest_cell.street_code as point_street_code,
+        nearest.nearest_cell.community_code as point_community_code,
         nearest.point_distance_m,
         coalesce(nearest.candidate_cell_count, 0) as candidate_cell_count,
         points.coded_street_code,
@@ -196,7 +183,7 @@ final as (
         nearest.coded_place_distance_m,
         case
             when points.lat is null or points.lon is null then 'no_point'
-            when nearest.point_grid_code is null then 'too_far'
+            when nearest.nearest_cell.grid_code is null then 'too_far'
             else 'located'
         end as point_status
     from points
