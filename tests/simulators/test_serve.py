@@ -146,7 +146,7 @@ def test_serve_generates_prints_the_connections_and_stops_everything_on_interrup
             assert con.execute("select count(*) from grid.cell").fetchone()[0] > 0
     finally:
         process.send_signal(signal.SIGINT)
-        process.wait(timeout=60)
+        process.wait(timeout=180)  # PostgreSQL checkpoints as it stops: slow when the disk is busy
     assert process.returncode == 0
     assert (tmp_path / "sim" / "default" / "truth.json").exists()
     with pytest.raises(httpx.ConnectError):
