@@ -125,6 +125,10 @@ def main() -> None:
     if year is None:
         rows.append(_row("a year, end to end (full build)", "completes within 4,096 MiB; time recorded", None, None,
                          "", note="not measured yet (bench/run --year)"))
+    elif not year.get("completed", True):  # an attempt that stopped short, recorded by hand with why
+        rows.append(_row(f"a year, end to end (full build of {year['days']} days; attempted "
+                         f"{year['recorded_at'][:10]})", "completes within 4,096 MiB; time recorded", None, None, "",
+                         note=f"NO: {year['stopped']}"))
     else:
         runs.append(year)
         recorded = "" if args.year else f" (recorded {year['recorded_at'][:10]}, bench/run --year)"

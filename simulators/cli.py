@@ -73,17 +73,18 @@ def serve(name: NameOpt = None, scale: ScaleOpt = None, days: DaysOpt = None, se
     settings = SimSettings()
     dataset = _ensure(settings, name, scale=scale, days=days, seed=seed, end=end)
     stop = threading.Event()
+    # Ctrl-C and SIGTERM both stop it; SIGINT handled here, not left to Python's default: a process started in
+    # the background by a shell without job control (a CI script, `cmd &`) inherits SIGINT ignored, and Python
+    # then never raises KeyboardInterrupt
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
     with Simulators(dataset, settings=settings) as sims:
         _show_running(sims)
         console.print("\n# The Airflow connections (paste into a shell):")
         for line in sims.exports():
             print(line, flush=True)
         console.print("\n[dim]Serving until interrupted (Ctrl-C).[/]")
-        try:
-            while not stop.wait(0.5):
-                pass
-        except KeyboardInterrupt:
+        while not stop.wait(0.5):
             pass
         console.print("Stopping the platforms.")
 
