@@ -1,7 +1,7 @@
 """Benchmark: the district-scale targets (issue 8), measured and set against their targets in one table.
 
-    bench/run                       # every measurement but the year, at the district's volume (about 45 minutes)
-    bench/run --year                # the year too: about 80 minutes more and 65 GB of free disk
+    bench/run                       # every measurement but the year, at the district's volume (about 35 minutes)
+    bench/run --year                # the year too: over an hour more, and over 80 GB of free disk
     bench/run --year-only           # only the year (recorded in bench/results/year.json)
     bench/run --scale 0.05          # the same at the demo's scale (a quick check of the scripts)
 
