@@ -457,6 +457,15 @@ class _Sql:
         """The series in time order (readings at the same instant by key)."""
         return f"{self.series(series, at, key)} order by {at}, {key}"
 
+    @staticmethod
+    def live_with_neighbours(latest: str, window: str, at: str, neighbours: dict[str, str]) -> str:
+        """The live rows of a latest-version select, each with its series neighbours: previous_<name> and
+        next_<name> of each ``neighbours`` column, and previous_at and next_at."""
+        pairs = [f"lag({column}) over in_order as previous_{name}, lead({column}) over in_order as next_{name}"
+                 for name, column in {**neighbours, "at": at}.items()]
+        return (f"select *, {', '.join(pairs)} from ({latest}) where deleted_at is null"
+                f" window in_order as ({window})")
+
     def scalar_spike(self, value: str, at: str, bound: str, max_gap: str) -> str:
         return f"""coalesce(
             {at} - previous_at <= interval '{max_gap}' and next_at - {at} <= interval '{max_gap}'
@@ -599,49 +608,26 @@ class _Sql:
             )
             window one_run as ({self.series("restaurant_id", "measured_at", "reading_id")}, run_number)
         ),
-        vehicle as (
-            select
-                *,
-                lag(lat) over in_order as previous_lat, lead(lat) over in_order as next_lat,
-                lag(lon) over in_order as previous_lon, lead(lon) over in_order as next_lon,
-                lag(recorded_at) over in_order as previous_at, lead(recorded_at) over in_order as next_at
-            from ({self.latest('vehicle__position', 'position_id',
-                               'position_id, vehicle_id, recorded_at, lat, lon, working, deleted_at')})
-            where deleted_at is null
-            window in_order as ({series_vehicle})
-        ),
-        staff as (
-            select
-                *,
-                lag(lat) over in_order as previous_lat, lead(lat) over in_order as next_lat,
-                lag(lon) over in_order as previous_lon, lead(lon) over in_order as next_lon,
-                lag(recorded_at) over in_order as previous_at, lead(recorded_at) over in_order as next_at
-            from ({self.latest('staff__position', 'position_id',
-                               'position_id, worker_id, recorded_at, lat, lon, on_duty, deleted_at')})
-            where deleted_at is null
-            window in_order as ({series_staff})
-        ),
-        occupancy as (
-            select
-                *,
-                lag(occupied) over in_order as previous_value, lead(occupied) over in_order as next_value,
-                lag(recorded_at) over in_order as previous_at, lead(recorded_at) over in_order as next_at
-            from ({self.latest('traffic__occupancy', 'occupancy_id',
-                               'occupancy_id, lot_id, recorded_at, occupied, deleted_at')})
-            where deleted_at is null
-            window in_order as ({series_lot})
-        ),
-        obd as (
-            select
-                *,
-                lag(lat) over in_order as previous_lat, lead(lat) over in_order as next_lat,
-                lag(lon) over in_order as previous_lon, lead(lon) over in_order as next_lon,
-                lag(recorded_at) over in_order as previous_at, lead(recorded_at) over in_order as next_at
-            from ({self.latest('diesel__obd', 'obd_id',
-                               'obd_id, vin_hash, recorded_at, lat, lon, nox_ppm, speed_kmh, deleted_at')})
-            where deleted_at is null
-            window in_order as ({series_obd})
-        ),
+        vehicle as ({self.live_with_neighbours(
+            self.latest('vehicle__position', 'position_id',
+                        'position_id, vehicle_id, recorded_at, '
+                        'lat, lon, working, deleted_at'),
+            series_vehicle, 'recorded_at', {'lat': 'lat', 'lon': 'lon'})}),
+        staff as ({self.live_with_neighbours(
+            self.latest('staff__position', 'position_id',
+                        'position_id, worker_id, recorded_at, '
+                        'lat, lon, on_duty, deleted_at'),
+            series_staff, 'recorded_at', {'lat': 'lat', 'lon': 'lon'})}),
+        occupancy as ({self.live_with_neighbours(
+            self.latest('traffic__occupancy', 'occupancy_id',
+                        'occupancy_id, lot_id, '
+                        'recorded_at, occupied, deleted_at'),
+            series_lot, 'recorded_at', {'value': 'occupied'})}),
+        obd as ({self.live_with_neighbours(
+            self.latest('diesel__obd', 'obd_id',
+                        'obd_id, vin_hash, recorded_at, lat, '
+                        'lon, nox_ppm, speed_kmh, deleted_at'),
+            series_obd, 'recorded_at', {'lat': 'lat', 'lon': 'lon'})}),
         fixes as ({self.nearest_cell('obd', 'obd_id')}),
         readings as (
             select

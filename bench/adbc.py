@@ -44,13 +44,18 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from _scratch import add_dataset_options, scratch_dataset  # bench/ is the script's own folder
+from _scratch import (  # bench/ is the script's own folder
+    add_dataset_options,
+    child_json,
+    peak_rss_kib,
+    platform_settings,
+    scratch_dataset,
+)
 from rich.console import Console
 from rich.table import Table
 
@@ -97,7 +102,6 @@ def _dlt(uri: str, work: str) -> None:
     import dlt
     import pyarrow.parquet as pq
     from dlt.sources.sql_database import sql_database
-    from ingest import _peak_rss_kib  # bench/ is the script's own folder
 
     from connectors.citymgmt import TABLES
 
@@ -127,15 +131,12 @@ def _dlt(uri: str, work: str) -> None:
     info.raise_on_failed_jobs()
     rows = sum(pq.ParquetFile(path).metadata.num_rows for path in (lake / "citymgmt").glob("*/*.parquet")
                if not path.parent.name.startswith("_dlt"))  # not dlt's own tables (loads, state, versions)
-    print(json.dumps({"rows": rows, "seconds": round(seconds, 2), "peak_rss_mib": round(_peak_rss_kib() / 1024),
+    print(json.dumps({"rows": rows, "seconds": round(seconds, 2), "peak_rss_mib": round(peak_rss_kib() / 1024),
                       "dlt_version": dlt.__version__}))
 
 
 def _child(args: list[str], env: dict[str, str]) -> dict:
-    done = subprocess.run([sys.executable, *args], env=env, capture_output=True, text=True, cwd=HERE.parent)
-    if done.returncode != 0:
-        raise RuntimeError(f"{' '.join(args)} failed:\n{done.stderr[-3000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return child_json(args, env)[-1]
 
 
 def main() -> None:
@@ -145,11 +146,10 @@ def main() -> None:
     args = parser.parse_args()
 
     from simulators.serve import Simulators
-    from simulators.settings import SimSettings
 
     console = Console()
     dataset = scratch_dataset("bench", args, console)
-    settings = SimSettings(hotline_port=0, enforcement_port=0, credit_port=0, citymgmt_port=0)
+    settings = platform_settings(ideal=False)
     bare, ours, theirs = [], [], []
     with Simulators(dataset, settings=settings) as sims:
         env = dict(os.environ, GRIDLAKE_PII_SALT=os.environ.get("GRIDLAKE_PII_SALT", "bench"))

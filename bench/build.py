@@ -32,7 +32,12 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
-from _scratch import add_dataset_options, scratch_dataset  # bench/ is the script's own folder
+from _scratch import (  # bench/ is the script's own folder
+    add_dataset_options,
+    peak_rss_kib,
+    platform_settings,
+    scratch_dataset,
+)
 from rich.console import Console
 from rich.table import Table
 
@@ -50,9 +55,8 @@ def _build_one(full_refresh: bool) -> None:
     began = time.perf_counter()
     result = run_dbt(["build", *(["--full-refresh"] if full_refresh else [])])
     seconds = time.perf_counter() - began
-    peak = next(int(line.split()[1]) for line in Path("/proc/self/status").read_text().splitlines()
-                if line.startswith("VmHWM:"))
-    print(json.dumps({"seconds": round(seconds, 1), "nodes": len(result.nodes), "peak_rss_mib": round(peak / 1024)}))
+    print(json.dumps({"seconds": round(seconds, 1), "nodes": len(result.nodes),
+                      "peak_rss_mib": round(peak_rss_kib() / 1024)}))
 
 
 def _peak_of(command: list[str]) -> None:
@@ -88,14 +92,12 @@ def main() -> None:
     from gridlake.lake import Lake
     from gridlake.settings import get_settings
     from simulators.serve import Simulators
-    from simulators.settings import SimSettings
 
     console = Console()
     dataset = scratch_dataset("bench-build", args, console)
     home = get_settings().home / "bench" / f"build-{args.scale:g}-{args.days}"
     shutil.rmtree(home, ignore_errors=True)
-    settings = SimSettings(hotline_port=0, enforcement_port=0, credit_port=0, citymgmt_port=0,
-                           credit_latency_s=(0.0, 0.0), error_rate=0.0, rate_limit_per_s=0.0)
+    settings = platform_settings(ideal=True)
     rows: list[dict] = []
     with Simulators(dataset, settings=settings) as sims:
         env = dict(os.environ, GRIDLAKE_HOME=str(home), GRIDLAKE_PII_SALT=os.environ.get("GRIDLAKE_PII_SALT", "bench"))

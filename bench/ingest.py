@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import shutil
 import subprocess
 import sys
@@ -25,7 +24,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from _scratch import add_dataset_options, scratch_dataset  # bench/ is the script's own folder
+from _scratch import (  # bench/ is the script's own folder
+    add_dataset_options,
+    peak_rss_kib,
+    platform_settings,
+    scratch_dataset,
+)
 from rich.console import Console
 from rich.table import Table
 
@@ -49,20 +53,11 @@ def _load_one(platform_name: str) -> None:
             quarantined += sum(manifest.rows_quarantined.values())
     seconds = time.perf_counter() - began
     size = sum(f.stat().st_size for f in (lake.root / "raw").rglob("*.parquet"))
-    peak_kib = _peak_rss_kib()
+    peak_kib = peak_rss_kib()
     print(json.dumps({"platform": platform_name, "rows_read": read, "rows_landed": landed,
                       "rows_quarantined": quarantined, "seconds": round(seconds, 2),
                       "rows_per_s": round(read / seconds) if seconds else None,
                       "peak_rss_mib": round(peak_kib / 1024), "parquet_mib": round(size / 2**20, 1)}))
-
-
-def _peak_rss_kib() -> int:
-    """This process's peak resident memory. Not ``ru_maxrss``: Linux carries it over ``exec`` from the parent
-    (here the generator, far larger), while ``VmHWM`` belongs to this process's own address space."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1])
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # not Linux: the best there is
 
 
 def main() -> None:
@@ -74,14 +69,10 @@ def main() -> None:
 
     from connectors.ingest import PLATFORMS
     from simulators.serve import Simulators
-    from simulators.settings import SimSettings
 
     console = Console()
     dataset = scratch_dataset("bench-ingest", args, console)
-    settings = SimSettings(hotline_port=0, enforcement_port=0, credit_port=0, citymgmt_port=0)
-    if args.ideal:
-        settings = settings.model_copy(update={"credit_latency_s": (0.0, 0.0), "error_rate": 0.0,
-                                               "rate_limit_per_s": 0.0})
+    settings = platform_settings(ideal=args.ideal)
     results = []
     with Simulators(dataset, settings=settings) as sims, tempfile.TemporaryDirectory(prefix="bench-lake-") as home:
         env = dict(os.environ, GRIDLAKE_HOME=home, GRIDLAKE_PII_SALT=os.environ.get("GRIDLAKE_PII_SALT", "bench"))

@@ -33,15 +33,19 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import shutil
-import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from _scratch import add_dataset_options, scratch_dataset  # bench/ is the script's own folder
+from _scratch import (  # bench/ is the script's own folder
+    add_dataset_options,
+    child_json,
+    peak_rss_kib,
+    platform_settings,
+    scratch_dataset,
+)
 from rich.console import Console
 from rich.table import Table
 
@@ -56,14 +60,6 @@ _CHILD = "--child"
 
 
 # --- the children (each in a process of its own: its time and memory are its own) --------------------------------
-
-def _peak_rss_kib() -> int:
-    """This process's peak resident memory (VmHWM: ``ru_maxrss`` carries the parent's over ``exec``)."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1])
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-
 
 def _child_ingest() -> None:
     """Load the platforms the marts read into the lake at $GRIDLAKE_HOME (the platforms are served)."""
@@ -96,7 +92,7 @@ def _child_dbt() -> None:
     elapsed = getattr(result.raw.result, "elapsed_time", None)
     print(json.dumps({"seconds": round(seconds, 2), "models": len(result.nodes),
                       "dbt_elapsed_seconds": round(elapsed, 2) if elapsed else None,
-                      "peak_rss_mib": round(_peak_rss_kib() / 1024)}))
+                      "peak_rss_mib": round(peak_rss_kib() / 1024)}))
 
 
 def _child_duckdb(lake: str, out: str) -> None:
@@ -117,7 +113,7 @@ def _child_duckdb(lake: str, out: str) -> None:
         seconds[mart] = round(time.perf_counter() - started, 2)
     connection.close()
     print(json.dumps({"seconds": round(time.perf_counter() - began, 2), "per_mart": seconds,
-                      "peak_rss_mib": round(_peak_rss_kib() / 1024)}))
+                      "peak_rss_mib": round(peak_rss_kib() / 1024)}))
 
 
 def _child_pandas(lake: str, out: str, with_iot: str) -> None:
@@ -129,7 +125,7 @@ def _child_pandas(lake: str, out: str, with_iot: str) -> None:
 
     seconds = compute(Path(lake), dbt_vars(), Path(out), with_iot=with_iot == "iot")
     print(json.dumps({"seconds": round(time.perf_counter() - began, 2), "per_mart": seconds,
-                      "peak_rss_mib": round(_peak_rss_kib() / 1024)}))
+                      "peak_rss_mib": round(peak_rss_kib() / 1024)}))
 
 
 def _duckdb_settings(spill: Path) -> dict[str, str]:
@@ -142,11 +138,7 @@ def _duckdb_settings(spill: Path) -> dict[str, str]:
 # --- the parent ---------------------------------------------------------------------------------------------------
 
 def _child(args: list[str], env: dict[str, str]) -> dict:
-    done = subprocess.run([sys.executable, __file__, _CHILD, *args], env=env, capture_output=True, text=True,
-                          cwd=ROOT)
-    if done.returncode != 0:
-        raise RuntimeError(f"{' '.join(args)} failed:\n{done.stderr[-4000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return child_json([__file__, _CHILD, *args], env)[-1]
 
 
 def _environment(home: Path) -> dict[str, str]:
@@ -168,11 +160,9 @@ def _source_lake(dataset: Any, args: argparse.Namespace, work: Path, console: Co
         console.print(f"reusing the lake {home / 'lake'}")
         return home / "lake"
     from simulators.serve import Simulators
-    from simulators.settings import SimSettings
 
     shutil.rmtree(home, ignore_errors=True)
-    settings = SimSettings(hotline_port=0, enforcement_port=0, credit_port=0, citymgmt_port=0,
-                           credit_latency_s=(0.0, 0.0), error_rate=0.0, rate_limit_per_s=0.0)
+    settings = platform_settings(ideal=True)
     console.print(f"loading {', '.join(SOURCE_PLATFORMS)} into {home / 'lake'} ...")
     began = time.perf_counter()
     with Simulators(dataset, settings=settings) as sims:

@@ -25,7 +25,7 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
-from _scratch import add_dataset_options, scratch_dataset  # bench/ is the script's own folder
+from _scratch import add_dataset_options, platform_settings, scratch_dataset  # bench/ is the script's own folder
 from rich.console import Console
 from rich.table import Table
 
@@ -91,14 +91,12 @@ def main() -> None:
 
     from simulators.pipeline import CHAIN, airflow_environment, migrate
     from simulators.serve import Simulators
-    from simulators.settings import SimSettings
 
     console = Console()
     dataset = scratch_dataset("bench", args, console)
     if args.reuse and dataset.state_path.exists():
         dataset.state_path.unlink()  # the platforms' clock starts again at the generated end
-    settings = SimSettings(hotline_port=0, enforcement_port=0, credit_port=0, citymgmt_port=0,
-                           credit_latency_s=(0.0, 0.0), error_rate=0.0, rate_limit_per_s=0.0)
+    settings = platform_settings(ideal=True)
     work = dataset.root / "bench"
     shutil.rmtree(work, ignore_errors=True)
     results = []

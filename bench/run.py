@@ -23,11 +23,10 @@ import argparse
 import json
 import os
 import platform
-import subprocess
-import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
+from _scratch import child_json  # bench/ is the script's own folder
 from rich.console import Console
 from rich.table import Table
 
@@ -36,10 +35,7 @@ HERE = Path(__file__).resolve().parent
 
 def _script(name: str, *args: str) -> list[dict]:
     """Run bench/<name> and return its JSON lines."""
-    done = subprocess.run([sys.executable, str(HERE / name), *args], capture_output=True, text=True, cwd=HERE.parent)
-    if done.returncode != 0:
-        raise RuntimeError(f"bench/{name} {' '.join(args)} failed:\n{done.stderr[-3000:]}")
-    return [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+    return child_json([str(HERE / name), *args])
 
 
 def _row(figure: str, target: str, measured: float | None, limit: float | None, unit: str, *,

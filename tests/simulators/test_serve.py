@@ -129,7 +129,10 @@ def test_serve_generates_prints_the_connections_and_stops_everything_on_interrup
                GRIDLAKE_SIM_CITYMGMT_PASSWORD="from the environment")
     command = [sys.executable, "-m", "gridlake", "sim", "serve", "--scale", "0.01", "--days", "3",
                "--end", "2026-11-20"]
-    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    # started with SIGINT ignored, as a shell without job control starts a background job (a CI script): the
+    # command must still stop on it
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
     exports: list[str] = []
     try:
         for line in process.stdout:
@@ -146,7 +149,11 @@ def test_serve_generates_prints_the_connections_and_stops_everything_on_interrup
             assert con.execute("select count(*) from grid.cell").fetchone()[0] > 0
     finally:
         process.send_signal(signal.SIGINT)
-        process.wait(timeout=180)  # PostgreSQL checkpoints as it stops: slow when the disk is busy
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()  # not left serving after the test failed
+            raise
     assert process.returncode == 0
     assert (tmp_path / "sim" / "default" / "truth.json").exists()
     with pytest.raises(httpx.ConnectError):
