@@ -1,0 +1,111 @@
+"""The chain ingestion -> transformation -> publication under Airflow's CeleryExecutor with two workers in
+separate processes (simulators/cluster.py: PostgreSQL metadata, Redis broker, API server, scheduler, DAG
+processor), against the served test district, run as an operator would: the DAGs unpaused through the REST API,
+the scheduler starting each ingestion DAG at once (``catchup=False``: the latest tick of its schedule), the Assets
+starting ``transform`` and ``publish``. The datasets it publishes must be those of the single-process run
+(``dag.test()``, as the demo runs the chain) of the same district at the same simulated clock.
+
+The clock does not move during this module, so both runs read the same platforms; the lake of each run is its own.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from simulators.cluster import CHAIN_DAGS, LocalCeleryCluster
+from simulators.pipeline import CHAIN, airflow_environment, migrate, run_chain
+
+pytestmark = pytest.mark.slow
+
+SALT = "celery-test-salt"  # both runs hash personal data with the same salt, or no row would compare equal
+INGEST = [dag_id for dag_id in CHAIN_DAGS if dag_id.startswith("ingest_")]
+
+
+@pytest.fixture(scope="module")
+def celery_run(served, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The chain run to quiescence on a two-worker Celery deployment: its DAG runs, task instances and lake."""
+    folder = tmp_path_factory.mktemp("celery")
+    cluster = LocalCeleryCluster(folder / "cluster", folder / "gridlake", served.environment(),
+                                 workers=2, concurrency=2, environment={"GRIDLAKE_PII_SALT": SALT})
+    clock = served.clock.now()
+    with cluster:
+        cluster.unpause(CHAIN_DAGS)
+        cluster.settle(CHAIN_DAGS)
+        runs = cluster.query("select dag_id, run_id, run_type, state, start_date, end_date from dag_run "
+                             "order by start_date")
+        tasks = cluster.query("select dag_id, run_id, task_id, state, hostname, try_number, end_date "
+                              "from task_instance")
+        workers = cluster.worker_names
+    assert served.clock.now() == clock, "the platforms' clock moved during the run"
+    return {"runs": runs, "tasks": tasks, "workers": workers, "home": folder / "gridlake", "clock": clock}
+
+
+@pytest.fixture(scope="module")
+def single_run(celery_run, served, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The same chain with dag.test() in one process (simulators/pipeline.py), on a lake of its own."""
+    home = tmp_path_factory.mktemp("single")
+    env = airflow_environment(home / "airflow", home / "gridlake", served.environment())
+    env["GRIDLAKE_PII_SALT"] = SALT
+    migrate(env)
+    runs = run_chain(env, CHAIN)
+    assert {dag_id: run["state"] for dag_id, run in runs.items()} == dict.fromkeys(CHAIN, "success"), runs
+    assert served.clock.now() == celery_run["clock"], "the platforms' clock moved between the two runs"
+    return home / "gridlake"
+
+
+def test_the_chain_runs_to_the_end_on_both_workers(celery_run) -> None:
+    """Every task instance succeeded at its first try, both workers ran some, and the last publication started
+    after the last ingestion had finished (through a transformation that also started after it)."""
+    runs, tasks = celery_run["runs"], celery_run["tasks"]
+    assert {run["dag_id"] for run in runs} == set(CHAIN_DAGS)
+    assert {(run["dag_id"], run["state"]) for run in runs if run["state"] != "success"} == set()
+    failed = [(t["dag_id"], t["task_id"], t["state"], t["try_number"]) for t in tasks
+              if t["state"] != "success" or t["try_number"] != 1]
+    assert failed == []
+    assert {t["hostname"] for t in tasks} == set(celery_run["workers"])
+    ran = Counter(t["hostname"] for t in tasks)
+    assert all(ran[worker] > 0 for worker in celery_run["workers"]), ran
+
+    last_ingestion = max(run["end_date"] for run in runs if run["dag_id"] in INGEST)
+    transforms = [run for run in runs if run["dag_id"] == "transform"]
+    publications = [run for run in runs if run["dag_id"] == "publish"]
+    assert all(run["run_type"] == "asset_triggered" for run in transforms + publications)
+    assert transforms[-1]["start_date"] > last_ingestion
+    build = next(t for t in tasks if t["run_id"] == transforms[-1]["run_id"] and t["task_id"] == "dbt_build")
+    assert publications[-1]["start_date"] > build["end_date"]  # started by the Asset event of that build
+
+
+def _rows(table: Any) -> Counter:
+    """A table's rows as a multiset of canonical tuples (columns by name, values as JSON): order-independent."""
+    names = sorted(table.column_names)
+    return Counter(json.dumps([row[name] for name in names], default=str, ensure_ascii=False)
+                   for row in table.to_pylist())
+
+
+def test_the_shared_datasets_equal_the_single_process_run(celery_run, single_run: Path) -> None:
+    """Every shared dataset the Celery run published has the rows, and the columns, of the same dataset
+    published by the single-process run of the same district at the same clock."""
+    from expectations import DATASETS
+    from gridlake.shared import SharedZone
+
+    celery = SharedZone(celery_run["home"] / "shared")
+    single = SharedZone(single_run / "shared")
+    statuses = {name: entry.get("current") is not None for name, entry in celery.catalog()["datasets"].items()}
+    assert statuses == dict.fromkeys(DATASETS, True)
+    differences = {}
+    for name in DATASETS:
+        mine, theirs = celery.read(name), single.read(name)
+        assert mine is not None and theirs is not None, name
+        assert mine.schema == theirs.schema, name
+        left, right = _rows(mine), _rows(theirs)
+        if left != right:
+            differences[name] = {"rows": (mine.num_rows, theirs.num_rows),
+                                 "only_celery": list((left - right).elements())[:3],
+                                 "only_single": list((right - left).elements())[:3]}
+    assert differences == {}
+    assert sum(celery.read(name).num_rows for name in DATASETS) > 0
