@@ -5,13 +5,16 @@ the scheduler starting each ingestion DAG at once (``catchup=False``: the latest
 starting ``transform`` and ``publish``. The datasets it publishes must be those of the single-process run
 (``dag.test()``, as the demo runs the chain) of the same district at the same simulated clock.
 
-The clock does not move during this module, so both runs read the same platforms; the lake of each run is its own.
+The single-process run runs meanwhile, on a lake of its own. The district is this module's own (the session's is
+moved by other tests), and its clock does not move, so both runs read the same platforms.
 """
 
 from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +22,7 @@ import pytest
 
 from simulators.cluster import CHAIN_DAGS, LocalCeleryCluster
 from simulators.pipeline import CHAIN, airflow_environment, migrate, run_chain
+from tests.support import generate_dataset, serve_dataset
 
 pytestmark = pytest.mark.slow
 
@@ -27,49 +31,53 @@ INGEST = [dag_id for dag_id in CHAIN_DAGS if dag_id.startswith("ingest_")]
 
 
 @pytest.fixture(scope="module")
-def celery_run(served, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """The chain run to quiescence on a two-worker Celery deployment: its DAG runs, task instances and lake."""
-    folder = tmp_path_factory.mktemp("celery")
-    cluster = LocalCeleryCluster(folder / "cluster", folder / "gridlake", served.environment(),
-                                 workers=2, concurrency=2, environment={"GRIDLAKE_PII_SALT": SALT})
-    clock = served.clock.now()
-    with cluster:
-        cluster.unpause(CHAIN_DAGS)
-        cluster.settle(CHAIN_DAGS)
-        runs = cluster.query("select dag_id, run_id, run_type, state, start_date, end_date from dag_run "
-                             "order by start_date")
-        tasks = cluster.query("select dag_id, run_id, task_id, state, hostname, try_number, end_date "
-                              "from task_instance")
-        workers = cluster.worker_names
-    assert served.clock.now() == clock, "the platforms' clock moved during the run"
-    return {"runs": runs, "tasks": tasks, "workers": workers, "home": folder / "gridlake", "clock": clock}
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator:
+    yield from serve_dataset(generate_dataset(tmp_path_factory, "celery-district"))
 
 
-@pytest.fixture(scope="module")
-def single_run(celery_run, served, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The same chain with dag.test() in one process (simulators/pipeline.py), on a lake of its own."""
-    home = tmp_path_factory.mktemp("single")
+def _single_process_run(served, home: Path) -> Path:
+    """The chain with dag.test() in one process (simulators/pipeline.py), on a lake of its own."""
     env = airflow_environment(home / "airflow", home / "gridlake", served.environment())
     env["GRIDLAKE_PII_SALT"] = SALT
     migrate(env)
     runs = run_chain(env, CHAIN)
     assert {dag_id: run["state"] for dag_id, run in runs.items()} == dict.fromkeys(CHAIN, "success"), runs
-    assert served.clock.now() == celery_run["clock"], "the platforms' clock moved between the two runs"
     return home / "gridlake"
 
 
-def test_the_chain_runs_to_the_end_on_both_workers(celery_run) -> None:
+@pytest.fixture(scope="module")
+def both_runs(served, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The chain run to quiescence on a two-worker Celery deployment (its DAG runs, task instances and lake) and,
+    meanwhile, the single-process run of the same chain (its lake): both read the platforms at one clock."""
+    folder = tmp_path_factory.mktemp("celery")
+    cluster = LocalCeleryCluster(folder / "cluster", folder / "gridlake", served.environment(),
+                                 workers=2, concurrency=2, environment={"GRIDLAKE_PII_SALT": SALT})
+    clock = served.clock.now()
+    with ThreadPoolExecutor(max_workers=1) as pool:  # the single-process run waits on its subprocess: a thread
+        single = pool.submit(_single_process_run, served, tmp_path_factory.mktemp("single"))
+        with cluster:
+            cluster.unpause(CHAIN_DAGS)
+            cluster.settle(CHAIN_DAGS)
+            dag_runs = cluster.query("select dag_id, run_id, run_type, state, start_date, end_date from dag_run "
+                                     "order by start_date")
+            tasks = cluster.query("select dag_id, run_id, task_id, state, hostname, try_number, end_date "
+                                  "from task_instance")
+        single_home = single.result()
+    assert served.clock.now() == clock, "the platforms' clock moved during the runs"
+    return {"runs": dag_runs, "tasks": tasks, "workers": cluster.worker_names, "home": folder / "gridlake",
+            "single": single_home}
+
+
+def test_the_chain_runs_to_the_end_on_both_workers(both_runs) -> None:
     """Every task instance succeeded at its first try, both workers ran some, and the last publication started
     after the last ingestion had finished (through a transformation that also started after it)."""
-    runs, tasks = celery_run["runs"], celery_run["tasks"]
+    runs, tasks, workers = both_runs["runs"], both_runs["tasks"], both_runs["workers"]
     assert {run["dag_id"] for run in runs} == set(CHAIN_DAGS)
     assert {(run["dag_id"], run["state"]) for run in runs if run["state"] != "success"} == set()
     failed = [(t["dag_id"], t["task_id"], t["state"], t["try_number"]) for t in tasks
               if t["state"] != "success" or t["try_number"] != 1]
     assert failed == []
-    assert {t["hostname"] for t in tasks} == set(celery_run["workers"])
-    ran = Counter(t["hostname"] for t in tasks)
-    assert all(ran[worker] > 0 for worker in celery_run["workers"]), ran
+    assert {t["hostname"] for t in tasks} == set(workers)  # each worker ran some, and nothing else ran any
 
     last_ingestion = max(run["end_date"] for run in runs if run["dag_id"] in INGEST)
     transforms = [run for run in runs if run["dag_id"] == "transform"]
@@ -87,14 +95,14 @@ def _rows(table: Any) -> Counter:
                    for row in table.to_pylist())
 
 
-def test_the_shared_datasets_equal_the_single_process_run(celery_run, single_run: Path) -> None:
+def test_the_shared_datasets_equal_the_single_process_run(both_runs) -> None:
     """Every shared dataset the Celery run published has the rows, and the columns, of the same dataset
     published by the single-process run of the same district at the same clock."""
     from expectations import DATASETS
     from gridlake.shared import SharedZone
 
-    celery = SharedZone(celery_run["home"] / "shared")
-    single = SharedZone(single_run / "shared")
+    celery = SharedZone(both_runs["home"] / "shared")
+    single = SharedZone(both_runs["single"] / "shared")
     statuses = {name: entry.get("current") is not None for name, entry in celery.catalog()["datasets"].items()}
     assert statuses == dict.fromkeys(DATASETS, True)
     differences = {}
