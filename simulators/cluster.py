@@ -206,6 +206,11 @@ class LocalCeleryCluster:
         return [self.worker_name(number) for number in range(1, self.workers + 1)]
 
     @property
+    def process_groups(self) -> dict[str, int]:
+        """The process group of each running component (its leader's pid): what ``stop()`` signals."""
+        return {process.name: process.popen.pid for process in self._processes}
+
+    @property
     def api_url(self) -> str:
         return f"http://127.0.0.1:{self._api_port}"
 

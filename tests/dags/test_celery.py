@@ -12,6 +12,7 @@ moved by other tests), and its clock does not move, so both runs read the same p
 from __future__ import annotations
 
 import json
+import os
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -62,10 +63,11 @@ def both_runs(served, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any
                                      "order by start_date")
             tasks = cluster.query("select dag_id, run_id, task_id, state, hostname, try_number, end_date "
                                   "from task_instance")
+            groups = cluster.process_groups
         single_home = single.result()
     assert served.clock.now() == clock, "the platforms' clock moved during the runs"
     return {"runs": dag_runs, "tasks": tasks, "workers": cluster.worker_names, "home": folder / "gridlake",
-            "single": single_home}
+            "single": single_home, "groups": groups, "pgdata": folder / "cluster" / "postgres"}
 
 
 def test_the_chain_runs_to_the_end_on_both_workers(both_runs) -> None:
@@ -117,3 +119,18 @@ def test_the_shared_datasets_equal_the_single_process_run(both_runs) -> None:
                                  "only_single": list((right - left).elements())[:3]}
     assert differences == {}
     assert sum(celery.read(name).num_rows for name in DATASETS) > 0
+
+
+def _alive(group: int) -> bool:
+    try:
+        os.killpg(group, 0)  # signal 0: is any process of the group still there
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def test_the_cluster_stops_every_process_it_started(both_runs) -> None:
+    """Leaving the cluster's block stops all its processes, their children included, and PostgreSQL."""
+    assert set(both_runs["groups"]) == {"redis", "api-server", "scheduler", "dag-processor", *both_runs["workers"]}
+    assert [name for name, group in both_runs["groups"].items() if _alive(group)] == []
+    assert not (both_runs["pgdata"] / "postmaster.pid").exists()
