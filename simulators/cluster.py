@@ -230,7 +230,7 @@ class LocalCeleryCluster:
             "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
             "AIRFLOW__CORE__DAGS_FOLDER": str(repo_root() / "dags"),
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-            "AIRFLOW__CORE__PARALLELISM": str(2 * self.workers * self.concurrency),
+            "AIRFLOW__CORE__PARALLELISM": str(self.workers * self.concurrency),  # every slot, no more
             "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.api_url}/execution/",
             "AIRFLOW__CORE__HOSTNAME_CALLABLE": f"{__name__}.worker_hostname",
             # the REST API on loopback without logins: a local cluster to look at, not a production one
