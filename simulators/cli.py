@@ -174,6 +174,51 @@ def demo(name: NameOpt = None, scale: ScaleOpt = None, days: DaysOpt = None, see
     _portal(lake_home, keep_serving=sys.stdin.isatty() if portal is None else portal)
 
 
+@app.command()
+def cluster(name: NameOpt = None, scale: ScaleOpt = None, days: DaysOpt = None, seed: SeedOpt = None,
+            end: EndOpt = None,
+            workers: Annotated[int, typer.Option(help="Celery workers, each a process of its own")] = 2,
+            concurrency: Annotated[int, typer.Option(help="task slots per worker")] = 2,
+            run: Annotated[bool, typer.Option(help="unpause the chain's DAGs at once (ingestion starts)")] = False,
+            ) -> None:
+    """Serve the platforms and run Airflow on them with the CeleryExecutor, as docs/deployment.md describes it:
+    PostgreSQL, Redis, the API server (UI and REST API), the scheduler, the DAG processor and the workers, on
+    loopback, until interrupted. Everything (logs, metadata, the lake) goes under $GRIDLAKE_HOME/cluster/."""
+    from gridlake.settings import get_settings
+    from simulators.cluster import CHAIN_DAGS, LocalCeleryCluster
+    from simulators.serve import Simulators
+
+    settings = SimSettings()
+    dataset = _ensure(settings, name, scale=scale, days=days, seed=seed, end=end)
+    folder = get_settings().home / "cluster"
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    with Simulators(dataset, settings=settings) as sims:
+        _show_running(sims)
+        local = LocalCeleryCluster(folder, folder / "gridlake", sims.environment(), workers=workers,
+                                   concurrency=concurrency, environment={"GRIDLAKE_PII_SALT": os.environ.get(
+                                       "GRIDLAKE_PII_SALT", "demo-salt-not-for-production")})
+        console.print(f"Starting Airflow with {workers} Celery workers (logs in {local.logs}) ...")
+        with local:
+            if run:
+                local.unpause(CHAIN_DAGS)
+            table = Table(title="The local Celery deployment")
+            table.add_column("what")
+            table.add_column("where")
+            table.add_row("UI and REST API", local.api_url)
+            table.add_row("metadata database", local.metadata_uri)
+            table.add_row("broker", local.environment_for()["AIRFLOW__CELERY__BROKER_URL"])
+            table.add_row("workers", ", ".join(local.worker_names))
+            table.add_row("lake (GRIDLAKE_HOME)", str(local.gridlake_home))
+            table.add_row("process logs", str(local.logs))
+            console.print(table)
+            console.print("[dim]Unpause the DAGs in the UI (or start with --run); serving until interrupted.[/]")
+            while not stop.wait(0.5):
+                pass
+            console.print("Stopping Airflow and the platforms.")
+
+
 # the demo's users: one per role of portal/policies.yaml (a street office: 东华门)
 _DEMO_USERS = (("中心分析员", "centre", None), ("东华门街道办事处", "street_office", "110101001"),
                ("区城市管理委员会", "urban_management", None), ("区生态环境局", "environment", None),
