@@ -86,6 +86,8 @@ def _local_file(where: Paths, name: str) -> Path:
 def _fetch_warehouse(remote: Store, where: Paths) -> None:
     """The last build's warehouse and records from the store into the local copy (a fresh copy when the store
     holds none: a build starts from what the store holds, never from a stale local file)."""
+    # a write-ahead log beside the local copy belongs to that copy, never to the one fetched
+    where.warehouse.with_name(where.warehouse.name + ".wal").unlink(missing_ok=True)
     for name in _SHARED_FILES:
         local = _local_file(where, name)
         if remote.exists(name):
@@ -96,7 +98,13 @@ def _fetch_warehouse(remote: Store, where: Paths) -> None:
 
 def _put_warehouse(remote: Store, where: Paths, names: Sequence[str]) -> None:
     """The local copy's files back into the store; the warehouse last, so that a reader never pairs a new
-    warehouse with the records of the build before."""
+    warehouse with the records of the build before (they are read in the other order; between the two uploads a
+    reader may pair the new records with the old warehouse, as on disk between dbt's end and the record's write)."""
+    if where.warehouse.with_name(where.warehouse.name + ".wal").exists():  # all of the build in the one file
+        import duckdb
+
+        with duckdb.connect(str(where.warehouse)) as connection:
+            connection.execute("checkpoint")
     for name in sorted(names, key=lambda name: name == "gridlake.duckdb"):
         local = _local_file(where, name)
         if local.exists():
