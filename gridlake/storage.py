@@ -159,17 +159,11 @@ class Store:
     def exists(self, relative: str) -> bool:
         return self.fs.exists(self.path(relative))
 
-    def isdir(self, relative: str) -> bool:
-        return self.fs.isdir(self.path(relative))
-
     def read_bytes(self, relative: str) -> bytes:
         return self.fs.cat_file(self.path(relative))
 
     def read_text(self, relative: str) -> str:
         return self.read_bytes(relative).decode("utf-8")
-
-    def size(self, relative: str) -> int:
-        return int(self.fs.size(self.path(relative)))
 
     def sha256(self, relative: str) -> str:
         digest = hashlib.sha256()
@@ -205,10 +199,6 @@ class Store:
     def read_schema(self, relative: str) -> pa.Schema:
         with self.fs.open(self.path(relative), "rb") as handle:
             return pq.read_schema(handle)
-
-    def parquet_rows(self, relative: str) -> int:
-        with self.fs.open(self.path(relative), "rb") as handle:
-            return pq.ParquetFile(handle).metadata.num_rows
 
     # --- writing -------------------------------------------------------------------------------------------------
 
@@ -310,15 +300,6 @@ class Store:
             return
         self.fs.copy(self.path(source), self.path(target))
         self.fs.rm_file(self.path(source))
-
-    def move_tree(self, source: str, target: str) -> None:
-        """Move a folder: one rename on disk (atomic), file by file on an object store (not atomic)."""
-        if self.local:
-            os.rename(self.path(source), self.path(target))
-            fsync_dir(Path(self.path(target)).parent)
-            return
-        for found in self.find(source):
-            self.move(found, target + found[len(source):])
 
     def remove(self, relative: str) -> None:
         """Remove a file (nothing when it is not there)."""

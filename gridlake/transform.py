@@ -97,9 +97,9 @@ def _fetch_warehouse(remote: Store, where: Paths) -> None:
 
 
 def _put_warehouse(remote: Store, where: Paths, names: Sequence[str]) -> None:
-    """The local copy's files back into the store; the warehouse last, so that a reader never pairs a new
-    warehouse with the records of the build before (they are read in the other order; between the two uploads a
-    reader may pair the new records with the old warehouse, as on disk between dbt's end and the record's write)."""
+    """The local copy's files back into the store, the warehouse last. Each file is replaced whole, but not the
+    set at once: a reader fetching them during the uploads may pair the records of one build with the warehouse
+    of the other (as on disk, between the end of dbt's writes and the record's)."""
     if where.warehouse.with_name(where.warehouse.name + ".wal").exists():  # all of the build in the one file
         import duckdb
 
