@@ -70,13 +70,15 @@ def paths(settings: Settings | None = None) -> Paths:
                  target=home / "dbt" / "target", logs=home / "dbt" / "logs")
 
 
-# The warehouse's files as kept in the store (when it is an object store): under ``warehouse/``.
+# The warehouse's files as kept in the store (when it is not $GRIDLAKE_HOME): under ``warehouse/``.
 _SHARED_FILES = ("gridlake.duckdb", "last_build.json", "build_vars.json", "manifest.json")
 
 
 def _remote_warehouse(settings: Settings) -> Store | None:
+    """The store's ``warehouse/`` when the store is not ``$GRIDLAKE_HOME`` (an object store, or a folder shared
+    by several machines); None when the local copy is the store's (on disk by default: used in place)."""
     store = Store.default(settings)
-    return None if store.local else store.child("warehouse")
+    return None if store == Store(settings.home) else store.child("warehouse")
 
 
 def _local_file(where: Paths, name: str) -> Path:

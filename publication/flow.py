@@ -162,10 +162,13 @@ def publish(settings: Settings | None = None, *, now: datetime | None = None,
     with ExitStack() as stack:
         where = stack.enter_context(warehouse_for_reading(settings))
         store = Store.default(settings)
-        (settings.home / "tmp").mkdir(parents=True, exist_ok=True)
-        # the check results: under the store's quality/ on disk; written locally, then put in an object store
-        base = settings.home if store.local else Path(stack.enter_context(tempfile.TemporaryDirectory(
-            prefix="gridlake-quality-", dir=settings.home / "tmp")))
+        # the check results: in the store's quality/ on disk; written locally, then put in an object store
+        if store.local:
+            base = Path(store.root)
+        else:
+            (settings.home / "tmp").mkdir(parents=True, exist_ok=True)
+            base = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="gridlake-quality-",
+                                                                        dir=settings.home / "tmp")))
         return _publish(settings, where, store, base, now=now, datasets=datasets)
 
 
