@@ -1,6 +1,6 @@
 """The lake's raw and quarantine zones, and the commit protocol that makes a load atomic.
 
-Layout under ``$GRIDLAKE_HOME/lake``::
+Layout under the store's ``lake/`` (``$GRIDLAKE_HOME/lake``, or ``s3://bucket/prefix/lake``: gridlake/storage.py)::
 
     raw/<platform>/<entity>/ingest_date=YYYY-MM-DD/<batch_id>-<n>.parquet         landed rows
     raw/<platform>/<entity>/_schema.parquet       no rows: the declared schema, for readers' globs
@@ -14,6 +14,14 @@ Whatever kills a load (even SIGKILL), the next ``begin()`` recovers: files of a 
 staging are moved into place (roll forward), staging without a committed manifest is deleted (roll back).
 So the lake holds exactly the committed batches, and the cursor advances only with its rows.
 
+On an object store the commit point is a PUT with ``If-None-Match: *`` (the second of two loads committing the same
+sequence number is refused, as ``os.link`` refuses it on disk), and a move is a copy then a delete: a load killed
+during its moves may leave a committed file both in staging and in place for a moment; the roll forward copies it
+again (same bytes) and deletes the staged one. Readers that go through the manifests (``files``, ``scan``,
+``read``) see exactly the committed batches either way; a reader that globs the zone (dbt) may, during a load's
+moves, see some of its files before the others - as on disk, where each file's rename is atomic but a batch's
+several files move one after the other; ``finish_committed`` before a build completes what a killed load left.
+
 Every landed row carries ``_batch_id`` and ``_ingested_at``; every load reconciles: rows read = rows landed +
 rows quarantined, or it does not commit.
 """
@@ -22,8 +30,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import shutil
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
@@ -34,9 +40,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
-from gridlake.settings import get_settings
+from gridlake.settings import Settings
+from gridlake.storage import Store, fsync_dir
 
 __all__ = [
     "BatchManifest",
@@ -120,150 +126,166 @@ def content_digest(records: Iterable[Any]) -> str:
     return hashlib.sha256("\n".join(lines).encode()).hexdigest()
 
 
-def fsync_dir(path: Path) -> None:
-    """Make a folder's entries (a file created, renamed or linked in it) durable."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 @dataclass(frozen=True)
 class Lake:
-    """The lake at ``root`` (``$GRIDLAKE_HOME/lake`` by default).
+    """The lake at ``root``: a folder (``$GRIDLAKE_HOME/lake`` by default), an object store's URI, or a ``Store``.
 
     ``observer`` is told of every file a load stages: (platform, entity, zone, rows); progress displays use it.
+    ``root`` becomes what callers held before the store: a ``Path`` on disk, the URI on an object store.
     """
 
-    root: Path
+    root: Path | str | Store
     observer: Callable[[str, str, str, int], None] | None = field(default=None, compare=False, repr=False)
+    store: Store = field(init=False, compare=False, repr=False)
+    # committed manifests never change: each is read from the store once per Lake
+    _manifests: dict[str, BatchManifest] = field(init=False, compare=False, repr=False, default_factory=dict)
+
+    def __post_init__(self) -> None:
+        store = self.root if isinstance(self.root, Store) else Store(self.root)
+        object.__setattr__(self, "store", store)
+        object.__setattr__(self, "root", store.root)
 
     def watched(self, observer: Callable[[str, str, str, int], None]) -> Lake:
         """The same lake, with an observer of what loads stage."""
-        return Lake(self.root, observer)
+        return Lake(self.store, observer)
 
     @classmethod
-    def default(cls) -> Lake:
-        return cls(get_settings().home / "lake")
+    def default(cls, settings: Settings | None = None) -> Lake:
+        return cls(Store.default(settings).child("lake"))
 
-    def _log_dir(self, platform: str, entity: str) -> Path:
-        return self.root / "_log" / platform / entity
+    def _log_dir(self, platform: str, entity: str) -> str:
+        return f"_log/{platform}/{entity}"
 
-    def _staging_dir(self, platform: str, entity: str) -> Path:
-        return self.root / "_staging" / platform / entity
+    def _staging_dir(self, platform: str, entity: str) -> str:
+        return f"_staging/{platform}/{entity}"
 
-    def zone_dir(self, zone: str, platform: str, entity: str) -> Path:
+    def zone_dir(self, zone: str, platform: str, entity: str) -> str:
+        """A zone's folder of an entity, relative to the lake's root."""
         if zone not in ("raw", "quarantine"):
             raise ValueError(f"unknown zone {zone!r}: raw or quarantine")
-        return self.root / zone / platform / entity
+        return f"{zone}/{platform}/{entity}"
+
+    def url(self, relative: str = "") -> str:
+        """What DuckDB reads a file or glob of the lake by (``Store.register`` the connection first)."""
+        return self.store.url(relative)
 
     def manifests(self, platform: str, entity: str) -> list[BatchManifest]:
         """The committed batches of an entity, oldest first."""
         log = self._log_dir(platform, entity)
-        if not log.exists():
-            return []
-        return [BatchManifest(**json.loads(path.read_text(encoding="utf-8")))
-                for path in sorted(log.glob("*.json"))]
+        out = []
+        for name in self.store.listdir(log):
+            if not name.endswith(".json"):
+                continue
+            relative = f"{log}/{name}"
+            if relative not in self._manifests:
+                self._manifests[relative] = BatchManifest(**json.loads(self.store.read_text(relative)))
+            out.append(self._manifests[relative])
+        return out
 
     def committed_batches(self) -> dict[str, dict[str, Any]]:
         """Per ``platform/entity``, the committed batches a reader of the zones sees now: how many, their
         sequence range, the newest one's id and commit time, rows read, landed and quarantined by reason (what a
         build read, in the shared catalog)."""
         out: dict[str, dict[str, Any]] = {}
-        for log in sorted(p for p in (self.root / "_log").glob("*/*") if p.is_dir()):
-            manifests = self.manifests(log.parent.name, log.name)
-            if manifests:
-                out[f"{log.parent.name}/{log.name}"] = {
-                    "batches": len(manifests), "first_seq": manifests[0].seq, "last_seq": manifests[-1].seq,
-                    "last_batch_id": manifests[-1].batch_id, "last_committed_at": manifests[-1].committed_at,
-                    "rows_read": sum(m.rows_read for m in manifests),
-                    "rows_landed": sum(m.rows_landed for m in manifests),
-                    "rows_quarantined": dict(sum((Counter(m.rows_quarantined) for m in manifests), Counter()))}
-        return out
+        for platform in self.store.listdir("_log"):
+            for entity in self.store.listdir(f"_log/{platform}"):
+                manifests = self.manifests(platform, entity)
+                if manifests:
+                    out[f"{platform}/{entity}"] = {
+                        "batches": len(manifests), "first_seq": manifests[0].seq, "last_seq": manifests[-1].seq,
+                        "last_batch_id": manifests[-1].batch_id, "last_committed_at": manifests[-1].committed_at,
+                        "rows_read": sum(m.rows_read for m in manifests),
+                        "rows_landed": sum(m.rows_landed for m in manifests),
+                        "rows_quarantined": dict(sum((Counter(m.rows_quarantined) for m in manifests), Counter()))}
+        return dict(sorted(out.items()))
 
     def cursor(self, platform: str, entity: str) -> dict[str, Any] | None:
         """The cursor committed with the newest batch, or None before the first load."""
         committed = self.manifests(platform, entity)
         return committed[-1].cursor_to if committed else None
 
-    def files(self, zone: str, platform: str, entity: str) -> list[Path]:
-        """The committed files of a zone, in commit order (finishing first the move of a batch whose load was
-        killed between its commit and its move: committed is final, so any reader may roll it forward)."""
-        manifests = self.manifests(platform, entity)
+    def _finish(self, platform: str, entity: str, manifests: list[BatchManifest]) -> None:
+        """Roll forward the committed batches of an entity still in staging (one listing, not a look per file)."""
+        staged = set(self.store.listdir(self._staging_dir(platform, entity)))
         for manifest in manifests:
-            if any(not (self.root / item["path"]).exists() for item in manifest.files):
+            if manifest.batch_id in staged:
                 self.roll_forward(manifest)
-        return [self.root / item["path"] for manifest in manifests for item in manifest.files if item["zone"] == zone]
+
+    def files(self, zone: str, platform: str, entity: str) -> list[Path | str]:
+        """The committed files of a zone, in commit order (finishing first the move of a batch whose load was
+        killed between its commit and its move: committed is final, so any reader may roll it forward). Paths on
+        disk, URIs on an object store."""
+        return [self.store.locate(relative) for relative in self._files(zone, platform, entity)]
+
+    def _files(self, zone: str, platform: str, entity: str) -> list[str]:
+        manifests = self.manifests(platform, entity)
+        self._finish(platform, entity, manifests)
+        return [item["path"] for manifest in manifests for item in manifest.files if item["zone"] == zone]
 
     def roll_forward(self, manifest: BatchManifest) -> None:
         """Move a committed batch's files still in staging into place (safe beside a running load)."""
-        batch_dir = self._staging_dir(manifest.platform, manifest.entity) / manifest.batch_id
-        if batch_dir.exists():
+        batch_dir = f"{self._staging_dir(manifest.platform, manifest.entity)}/{manifest.batch_id}"
+        if self.store.exists(batch_dir):
             self._move_into_place(manifest, batch_dir)
-            shutil.rmtree(batch_dir, ignore_errors=True)
+            self.store.remove_tree(batch_dir)
 
     def finish_committed(self) -> int:
         """Roll forward, in every entity, the committed batches whose load was killed before their files moved
         into place (a reader that globs the zones, such as dbt, sees only files in place); returns how many."""
-        staging = self.root / "_staging"
         finished = 0
-        if not staging.exists():
-            return 0
-        for entity_dir in sorted(p for p in staging.glob("*/*") if p.is_dir()):
-            platform, entity = entity_dir.parent.name, entity_dir.name
-            committed = {m.batch_id: m for m in self.manifests(platform, entity)}
-            for batch_dir in sorted(p for p in entity_dir.iterdir() if p.is_dir()):
-                if batch_dir.name in committed:
-                    self.roll_forward(committed[batch_dir.name])
-                    finished += 1
+        for platform in self.store.listdir("_staging"):
+            for entity in self.store.listdir(f"_staging/{platform}"):
+                committed = {m.batch_id: m for m in self.manifests(platform, entity)}
+                for batch in self.store.listdir(f"_staging/{platform}/{entity}"):
+                    if batch in committed:
+                        self.roll_forward(committed[batch])
+                        finished += 1
         return finished
 
     def scan(self, zone: str, platform: str, entity: str, *, columns: list[str],
              batches: Iterable[BatchManifest] | None = None) -> Iterator[pa.Table]:
         """Some columns of the committed files of a zone, a file at a time (all batches, or ``batches``):
         how a connector finds the versions it landed before without reading whole rows."""
-        for manifest in self.manifests(platform, entity) if batches is None else batches:
+        batches = self.manifests(platform, entity) if batches is None else list(batches)
+        self._finish(platform, entity, batches)
+        for manifest in batches:
             for item in manifest.files:
                 if item["zone"] == zone:
-                    if not (self.root / item["path"]).exists():
-                        self.roll_forward(manifest)
-                    yield pq.read_table(self.root / item["path"], columns=columns)
+                    yield self.store.read_parquet(item["path"], columns=columns)
 
     def read(self, zone: str, platform: str, entity: str) -> pa.Table | None:
         """Everything committed in a zone for an entity (for tests and small entities)."""
-        paths = self.files(zone, platform, entity)
+        paths = self._files(zone, platform, entity)
         if not paths:
             return None
-        return pa.concat_tables([pq.read_table(path) for path in paths], promote_options="default")
+        return pa.concat_tables([self.store.read_parquet(path) for path in paths], promote_options="default")
 
     def recover(self, platform: str, entity: str) -> dict[str, int]:
         """Finish what a killed load left: roll committed batches forward, roll uncommitted ones back."""
         staging = self._staging_dir(platform, entity)
         moved = removed = 0
         committed = {m.batch_id: m for m in self.manifests(platform, entity)}
-        if staging.exists():
-            for batch_dir in sorted(p for p in staging.iterdir() if p.is_dir()):
-                manifest = committed.get(batch_dir.name)
-                if manifest is not None:
-                    moved += self._move_into_place(manifest, batch_dir)
-                else:
-                    removed += sum(1 for p in batch_dir.rglob("*") if p.is_file())
-                shutil.rmtree(batch_dir)
-        for tmp in self._log_dir(platform, entity).glob("*.tmp") if self._log_dir(platform, entity).exists() else []:
-            tmp.unlink()
+        for batch in self.store.listdir(staging):
+            manifest = committed.get(batch)
+            if manifest is not None:
+                moved += self._move_into_place(manifest, f"{staging}/{batch}")
+            else:
+                removed += len(self.store.find(f"{staging}/{batch}"))
+            self.store.remove_tree(f"{staging}/{batch}")
+        log = self._log_dir(platform, entity)
+        for name in self.store.listdir(log):
+            if name.endswith(".tmp"):
+                self.store.remove(f"{log}/{name}")
         return {"moved": moved, "removed": removed}
 
-    def _move_into_place(self, manifest: BatchManifest, batch_dir: Path) -> int:
+    def _move_into_place(self, manifest: BatchManifest, batch_dir: str) -> int:
         moved = 0
         for item in manifest.files:
-            source = batch_dir / item["staged"]
-            target = self.root / item["path"]
-            if source.exists():
-                target.parent.mkdir(parents=True, exist_ok=True)
-                os.replace(source, target)
+            source = f"{batch_dir}/{item['staged']}"
+            if self.store.exists(source):
+                self.store.move(source, item["path"])
                 moved += 1
-            elif not target.exists():
+            elif not self.store.exists(item["path"]):
                 raise FileNotFoundError(
                     f"batch {manifest.batch_id} of {manifest.platform}.{manifest.entity} is committed but its file "
                     f"{item['path']} is neither staged nor in place")
@@ -295,7 +317,7 @@ class Load:
         self.started_at = datetime.now(UTC)
         self.ingest_date = self.started_at.astimezone(_TZ).date().isoformat()
         self.landed_schema = pa.schema(list(schema) + BATCH_COLUMNS)
-        self._staging = lake._staging_dir(platform, entity) / self.batch_id
+        self._staging = f"{lake._staging_dir(platform, entity)}/{self.batch_id}"
         self._files: list[dict[str, Any]] = []
         self._landed = 0
         self._quarantined: Counter[str] = Counter()
@@ -313,13 +335,12 @@ class Load:
 
     def _stage(self, zone: str, table: pa.Table) -> None:
         number = sum(1 for item in self._files if item["zone"] == zone) + 1
-        relative = Path(zone) / self.platform / self.entity / f"ingest_date={self.ingest_date}" \
-            / f"{self.batch_id}-{number:04d}.parquet"
-        staged = self._staging / zone / f"{number:04d}.parquet"
-        staged.parent.mkdir(parents=True, exist_ok=True)
-        pq.write_table(table, staged, compression="zstd")
-        self._files.append({"zone": zone, "path": str(relative), "staged": str(staged.relative_to(self._staging)),
-                            "rows": table.num_rows, "sha256": file_sha256(staged)})
+        relative = f"{zone}/{self.platform}/{self.entity}/ingest_date={self.ingest_date}/" \
+            f"{self.batch_id}-{number:04d}.parquet"
+        staged = f"{zone}/{number:04d}.parquet"
+        written = self.lake.store.write_parquet(f"{self._staging}/{staged}", table, compression="zstd")
+        self._files.append({"zone": zone, "path": relative, "staged": staged, "rows": table.num_rows,
+                            "sha256": written["sha256"]})
         self._on_step(f"staged:{zone}:{number}")
         if self.lake.observer is not None:
             self.lake.observer(self.platform, self.entity, zone, table.num_rows)
@@ -361,8 +382,8 @@ class Load:
             raise ReconciliationError(
                 f"{self.platform}.{self.entity} batch {self.batch_id}: read {rows_read} rows but landed "
                 f"{self._landed} and quarantined {quarantined}")
+        store = self.lake.store
         log = self.lake._log_dir(self.platform, self.entity)
-        log.mkdir(parents=True, exist_ok=True)
         manifest = BatchManifest(
             platform=self.platform, entity=self.entity, batch_id=self.batch_id,
             seq=(self._base.seq + 1) if self._base else 1,
@@ -371,28 +392,19 @@ class Load:
             rows_read=rows_read, rows_landed=self._landed, rows_quarantined=dict(self._quarantined),
             schema_fingerprint=schema_fingerprint(self.schema), files=self._files, extra=extra or {},
         )
-        if self._staging.exists():
-            fsync_dir(self._staging)
-        tmp = log / f"{manifest.seq:010d}.{self.batch_id}.tmp"
-        with tmp.open("w", encoding="utf-8") as handle:
-            json.dump(asdict(manifest), handle, ensure_ascii=False, indent=1)
-            handle.flush()
-            os.fsync(handle.fileno())
-        self._on_step("manifest-written")
-        final = log / f"{manifest.seq:010d}.json"
-        try:
-            os.link(tmp, final)  # create-if-absent: the commit point
+        store.sync_dir(self._staging)
+        data = json.dumps(asdict(manifest), ensure_ascii=False, indent=1).encode()
+        try:  # create-if-absent: the commit point
+            store.create(f"{log}/{manifest.seq:010d}.json", data,
+                         on_written=lambda: self._on_step("manifest-written"))
         except FileExistsError:
-            tmp.unlink()
             self.abort()
             raise RuntimeError(f"{self.platform}.{self.entity}: another load committed batch {manifest.seq} "
                                f"first; batch {self.batch_id} is abandoned") from None
-        tmp.unlink()
-        fsync_dir(log)
         self._on_step("committed")
-        if self._staging.exists():
+        if self._files:
             self.lake._move_into_place(manifest, self._staging)
-            shutil.rmtree(self._staging)
+            store.remove_tree(self._staging)
         self._done = True
         self._on_step("moved")
         self._write_schema_files()
@@ -402,19 +414,16 @@ class Load:
         """An empty file with each zone's declared schema beside the entity's data (``_schema.parquet``), so a
         reader's glob finds the columns even before any row has landed. Derived, rewritten when the schema
         changes, and never counted: it holds no row."""
+        store = self.lake.store
         for zone, schema in (("raw", self.landed_schema), ("quarantine", QUARANTINE_SCHEMA)):
-            path = self.lake.zone_dir(zone, self.platform, self.entity) / SCHEMA_FILE
-            if path.exists() and pq.read_schema(path).equals(schema):
+            path = f"{self.lake.zone_dir(zone, self.platform, self.entity)}/{SCHEMA_FILE}"
+            if store.exists(path) and store.read_schema(path).equals(schema):
                 continue
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(f".{self.batch_id}.tmp")
-            pq.write_table(schema.empty_table(), tmp)
-            os.replace(tmp, path)
+            store.write_parquet(path, schema.empty_table(), replace=True)
 
     def abort(self) -> None:
         """Drop everything staged; nothing of this load becomes visible."""
-        if self._staging.exists():
-            shutil.rmtree(self._staging)
+        self.lake.store.remove_tree(self._staging)
         self._done = True
 
     def __enter__(self) -> Load:

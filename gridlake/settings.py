@@ -162,6 +162,11 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="GRIDLAKE_", env_nested_delimiter="__", extra="ignore")
 
     home: Path = Field(default_factory=lambda: repo_root() / "var", description="the lake root")
+    # Where what tasks share lives (the lake, the shared zone, the quality results, the warehouse's copy): a
+    # folder or an object store's URI (s3://bucket/prefix; credentials from AIRFLOW_CONN_GRIDLAKE_STORE). Unset:
+    # under ``home``, in place. ``home`` keeps what is a process's own (dbt's target and logs, a working copy
+    # of the warehouse, the portal's users, the reports).
+    store: str | None = None
     timezone: str = "Asia/Shanghai"
     district_code: str = "110101"
     # The district's bounding box (WGS84), reference.md.

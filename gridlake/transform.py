@@ -1,6 +1,13 @@
 """Run the dbt project (``dbt_project/``) on the lake: the settings in force become dbt vars, and the warehouse,
 dbt's target and logs go under ``$GRIDLAKE_HOME``, never into the checkout.
 
+With the store on an object store (``GRIDLAKE_STORE=s3://...``, gridlake/storage.py) the sources read the raw zone
+there (the profile's plugin registers the store's filesystem with DuckDB), and since a DuckDB file cannot live on
+S3, a build starts from the warehouse the last build left in the store (``warehouse/``, if any), builds the local
+copy under ``$GRIDLAKE_HOME``, and puts it back with its records (``last_build.json``, ``build_vars.json``) and
+dbt's ``manifest.json``: a build and a publication may run on machines that share only the store.
+``warehouse_for_reading`` gives readers those files, in place on disk, downloaded from an object store.
+
 dbt runs in this process (``dbtRunner``); a script that calls it guards its entry point with
 ``if __name__ == "__main__":`` (dbt may start worker processes).
 """
@@ -9,6 +16,8 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
+import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -17,9 +26,10 @@ from pathlib import Path
 from typing import Any
 
 from gridlake.settings import Settings, get_settings, repo_root
+from gridlake.storage import Store
 
 __all__ = ["WAREHOUSE_ASSET_URI", "DbtFailed", "DbtResult", "build_record_path", "dbt_env", "dbt_vars", "paths",
-           "run_dbt", "settings_changed"]
+           "run_dbt", "settings_changed", "warehouse_for_reading"]
 
 PROJECT_DIR = repo_root() / "dbt_project"
 # The Airflow Asset a whole build updates (the transform DAG's outlet, the publish DAG's schedule).
@@ -46,17 +56,89 @@ class DbtResult:
 
 @dataclass(frozen=True)
 class Paths:
-    lake: Path
+    lake: Path | str  # a folder, or the lake's URI on an object store
     warehouse: Path
     target: Path
     logs: Path
 
 
 def paths(settings: Settings | None = None) -> Paths:
-    """Where the lake is read and the warehouse, target and logs are written."""
-    home = (settings or get_settings()).home
-    return Paths(lake=home / "lake", warehouse=home / "warehouse" / "gridlake.duckdb",
+    """Where the lake is read and the warehouse, target and logs are written (the warehouse: its local copy)."""
+    settings = settings or get_settings()
+    home = settings.home
+    return Paths(lake=Store.default(settings).child("lake").url(), warehouse=home / "warehouse" / "gridlake.duckdb",
                  target=home / "dbt" / "target", logs=home / "dbt" / "logs")
+
+
+# The warehouse's files as kept in the store (when it is not $GRIDLAKE_HOME): under ``warehouse/``.
+_SHARED_FILES = ("gridlake.duckdb", "last_build.json", "build_vars.json", "manifest.json")
+
+
+def _remote_warehouse(settings: Settings) -> Store | None:
+    """The store's ``warehouse/`` when the store is not ``$GRIDLAKE_HOME`` (an object store, or a folder shared
+    by several machines); None when the local copy is the store's (on disk by default: used in place)."""
+    store = Store.default(settings)
+    return None if store == Store(settings.home) else store.child("warehouse")
+
+
+def _local_file(where: Paths, name: str) -> Path:
+    return where.target / name if name == "manifest.json" else where.warehouse.parent / name
+
+
+def _fetch_warehouse(remote: Store, where: Paths) -> None:
+    """The last build's warehouse and records from the store into the local copy (a fresh copy when the store
+    holds none: a build starts from what the store holds, never from a stale local file)."""
+    # a write-ahead log beside the local copy belongs to that copy, never to the one fetched
+    where.warehouse.with_name(where.warehouse.name + ".wal").unlink(missing_ok=True)
+    for name in _SHARED_FILES:
+        local = _local_file(where, name)
+        if remote.exists(name):
+            remote.download(name, local)
+        elif name != "manifest.json":
+            local.unlink(missing_ok=True)
+
+
+def _put_warehouse(remote: Store, where: Paths, names: Sequence[str]) -> None:
+    """The local copy's files back into the store, the warehouse last. Each file is replaced whole, but not the
+    set at once: a reader fetching them during the uploads may pair the records of one build with the warehouse
+    of the other (as on disk, between the end of dbt's writes and the record's)."""
+    if where.warehouse.with_name(where.warehouse.name + ".wal").exists():  # all of the build in the one file
+        import duckdb
+
+        with duckdb.connect(str(where.warehouse)) as connection:
+            connection.execute("checkpoint")
+    for name in sorted(names, key=lambda name: name == "gridlake.duckdb"):
+        local = _local_file(where, name)
+        if local.exists():
+            remote.upload(local, name)
+
+
+@contextmanager
+def warehouse_for_reading(settings: Settings | None = None) -> Iterator[Paths]:
+    """The last build's warehouse, its record (``last_build.json``) and dbt's manifest, as local files: in place
+    on disk; downloaded from an object store into a temporary folder, deleted after."""
+    settings = settings or get_settings()
+    where = paths(settings)
+    remote = _remote_warehouse(settings)
+    if remote is None:
+        yield where
+        return
+    folder = Path(tempfile.mkdtemp(prefix="gridlake-warehouse-", dir=_scratch(settings)))
+    try:
+        copy = Paths(lake=where.lake, warehouse=folder / "warehouse" / "gridlake.duckdb", target=folder / "target",
+                     logs=where.logs)
+        for name in ("gridlake.duckdb", "last_build.json", "manifest.json"):
+            if remote.exists(name):
+                remote.download(name, _local_file(copy, name))
+        yield copy
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _scratch(settings: Settings) -> Path:
+    folder = settings.home / "tmp"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
 
 
 def _hours(delta: Any) -> float:
@@ -91,7 +173,8 @@ def dbt_vars(settings: Settings | None = None) -> dict[str, Any]:
 
 
 def dbt_env(where: Paths | None = None) -> dict[str, str]:
-    """The environment the project reads (``env_var()`` in profiles.yml and the sources): the lake, the warehouse."""
+    """The environment the project reads (``env_var()`` in profiles.yml and the sources): the lake (a folder or
+    a URI: the profile's plugin lets DuckDB read it), the warehouse's local copy."""
     where = where or paths()
     return {"GRIDLAKE_LAKE": str(where.lake), "GRIDLAKE_WAREHOUSE": str(where.warehouse)}
 
@@ -158,11 +241,14 @@ def run_dbt(args: Sequence[str], *, settings: Settings | None = None, check: boo
     given = dbt_vars(settings)
     args = list(args)
     builds = bool(args) and args[0] in ("build", "run")
+    remote = _remote_warehouse(settings)
+    if remote is not None and args and args[0] in ("build", "run", "seed", "snapshot", "test", "docs", "show"):
+        _fetch_warehouse(remote, where)
     read: dict[str, Any] = {}
     if builds:  # a load killed between its commit and its move: its files must be in place for dbt's globs
         from gridlake.lake import Lake
 
-        lake = Lake(where.lake)
+        lake = Lake.default(settings)
         finished = lake.finish_committed()
         if finished:
             log.warning("moved %d committed batches left in staging by killed loads into place", finished)
@@ -195,6 +281,9 @@ def run_dbt(args: Sequence[str], *, settings: Settings | None = None, check: boo
         # ... and the raw batches it read (at least these: a load committed during the build may be in too)
         read["finished_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
         build_record_path(where).write_text(json.dumps(read, indent=1), encoding="utf-8")
+    if remote is not None and result.success and args and args[0] in ("build", "run", "seed", "snapshot"):
+        # a partial build changed the warehouse too; its records only with a whole one
+        _put_warehouse(remote, where, _SHARED_FILES if builds and whole else ("gridlake.duckdb", "manifest.json"))
     if check and not result.success:
         failed = outcome.failed()
         detail = "; ".join(f"{node}: {message}" for node, message in sorted(failed.items())) \

@@ -98,19 +98,18 @@ class Access:
         self._cache_size = cache_tables
         self._lock = threading.Lock()
         self._building: dict[tuple, threading.Lock] = {}
-        self._catalog_cache: tuple[tuple[int, int, int], dict[str, Any]] | None = None
+        self._catalog_cache: tuple[tuple[Any, ...], dict[str, Any]] | None = None
         self._engine = duckdb.connect(config=dict(_SANDBOX))
 
     # --- what a user may read --------------------------------------------------------------------------------
 
     def _catalog(self) -> dict[str, Any]:
-        """The shared zone's catalog, parsed once per version of the file (a publication replaces it by a rename:
-        a new inode), not once per request and dataset. Read only: callers copy what they change."""
-        try:
-            stat = self.zone.catalog_path.stat()
-        except FileNotFoundError:
+        """The shared zone's catalog, parsed once per version of the file (a publication replaces it whole: a
+        new inode on disk, a new ETag on an object store), not once per request and dataset. Read only: callers
+        copy what they change."""
+        key = self.zone.catalog_signature()
+        if key is None:
             return self.zone.catalog()
-        key = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
         with self._lock:
             if self._catalog_cache is not None and self._catalog_cache[0] == key:
                 return self._catalog_cache[1]

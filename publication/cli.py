@@ -31,7 +31,9 @@ def publish(
                       "; ".join(outcome.reasons[:3]) + (" ..." if len(outcome.reasons) > 3 else ""))
     console = Console()
     console.print(table)
-    console.print(f"catalog: {settings.home / 'shared' / 'catalog.json'}; check results: {report.results_dir}")
+    from gridlake.shared import SharedZone
+
+    console.print(f"catalog: {SharedZone.default(settings).catalog_path}; check results: {report.results_dir}")
     if report.retired:
         console.print(f"retired (older than {settings.publish.keep_versions}): {', '.join(report.retired)}")
     if not report.ok:

@@ -8,25 +8,30 @@ A run, per dataset, ends in one of:
 - ``held_back``  it passed, but a dataset it depends on failed or was held back: not published either;
 - ``missing``    the warehouse has no such table (nothing built yet).
 The catalog records every attempt (``last_attempt``), the failed ones with their reasons and the result pages.
+
+Everything goes through the store (gridlake/storage.py): the warehouse the last build left there (in place on
+disk, a downloaded copy from an object store), the shared zone, and the check results (``quality/<run_id>/``, written
+locally, then put in the store when it is an object store). Candidates are exported and validated as local files.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import shutil
+import tempfile
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import duckdb
-import pyarrow.parquet as pq
 
 from expectations import DATASETS, GateContext, GateResult, validate_all
 from gridlake.settings import Settings, get_settings
 from gridlake.shared import SharedZone, content_hash, version_id
-from gridlake.transform import build_record_path, paths
+from gridlake.storage import Store
+from gridlake.transform import Paths, build_record_path, warehouse_for_reading
 
 __all__ = ["DatasetsHeldBack", "Outcome", "PublishReport", "publish"]
 
@@ -57,7 +62,7 @@ class PublishReport:
     started_at: datetime
     outcomes: dict[str, Outcome]
     retired: list[str]
-    results_dir: Path
+    results_dir: Path | str  # a folder on disk, a URI on an object store
 
     @property
     def ok(self) -> bool:
@@ -75,8 +80,8 @@ def _relative(path: Path, home: Path) -> str:
         return str(path)
 
 
-def _manifest(settings: Settings) -> dict[str, Any]:
-    path = paths(settings).target / "manifest.json"
+def _manifest(where: Paths) -> dict[str, Any]:
+    path = where.target / "manifest.json"
     return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {"nodes": {}, "parent_map": {}}
 
 
@@ -154,26 +159,40 @@ def publish(settings: Settings | None = None, *, now: datetime | None = None,
             datasets: list[str] | None = None) -> PublishReport:
     """Gate and publish the shared datasets (all, or ``datasets`` and what they depend on being current)."""
     settings = settings or get_settings()
+    with ExitStack() as stack:
+        where = stack.enter_context(warehouse_for_reading(settings))
+        store = Store.default(settings)
+        # the check results: in the store's quality/ on disk; written locally, then put in an object store
+        if store.local:
+            base = Path(store.root)
+        else:
+            (settings.home / "tmp").mkdir(parents=True, exist_ok=True)
+            base = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="gridlake-quality-",
+                                                                        dir=settings.home / "tmp")))
+        return _publish(settings, where, store, base, now=now, datasets=datasets)
+
+
+def _publish(settings: Settings, where: Paths, store: Store, base: Path, *, now: datetime | None,
+             datasets: list[str] | None) -> PublishReport:
     started = now or datetime.now(timezone.utc)
     run_id = _run_id(started)
     zone = SharedZone.default(settings)
-    zone.root.mkdir(parents=True, exist_ok=True)
     left = zone.discard_staging()
     for folder in zone.orphans():  # placed by a run killed before its catalog: never current, never read
-        shutil.rmtree(folder, ignore_errors=True)
+        zone.remove(folder)
         left += 1
     if left:
         log.warning("removed %d folders left by a publication that did not finish", left)
 
     names = [name for name in DATASETS if datasets is None or name in datasets]
     catalog = zone.catalog()
-    manifest = _manifest(settings)
-    build_path = build_record_path(paths(settings))
+    manifest = _manifest(where)
+    build_path = build_record_path(where)
     build = json.loads(build_path.read_text(encoding="utf-8")) if build_path.exists() else {}
-    results_dir = settings.home / "quality"
+    results_dir = base / "quality"
     outcomes: dict[str, Outcome] = {}
     staged: dict[str, tuple[Path, int, str]] = {}
-    warehouse = paths(settings).warehouse
+    warehouse = where.warehouse
     connection = duckdb.connect(str(warehouse), read_only=True) if warehouse.exists() else None
     try:
         clock = _data_clock(connection) if connection else None
@@ -199,6 +218,8 @@ def publish(settings: Settings | None = None, *, now: datetime | None = None,
     results: dict[str, GateResult] = validate_all(
         {name: sorted(folder.glob("*.parquet")) for name, (folder, _, _) in staged.items()}, context,
         results_dir=results_dir, run_id=run_id) if staged else {}
+    if results and not store.local:
+        store.upload_tree(results_dir / run_id, f"quality/{run_id}")
 
     stopped: set[str] = {name for name, outcome in outcomes.items() if outcome.status == "missing"}
     alerts = []
@@ -207,8 +228,8 @@ def publish(settings: Settings | None = None, *, now: datetime | None = None,
             continue
         folder, rows, fingerprint = staged[name]
         result = results[name]
-        outcome = Outcome(name, "published", rows=rows, result_json=_relative(result.json_path, settings.home),
-                          result_html=_relative(result.html_path, settings.home))
+        outcome = Outcome(name, "published", rows=rows, result_json=_relative(result.json_path, base),
+                          result_html=_relative(result.html_path, base))
         blocked = [dep for dep in DATASETS[name].depends_on if dep in stopped]
         # a rule comparing this dataset with a stopped one says nothing of this one: it is held back for it
         own = [check.reason for check in result.checks if not check.success and not set(check.reads) & stopped]
@@ -243,7 +264,7 @@ def publish(settings: Settings | None = None, *, now: datetime | None = None,
         zone.append_ledger({"action": "published", "dataset": name, "version": version, "path": path,
                             "files": files, "content_hash": digest, "rows": rows, "run_id": run_id}, now=started)
         schema = [{"name": column.name, "type": str(column.type), "description": columns.get(column.name, "")}
-                  for column in pq.read_schema(zone.root / path / files[0]["name"])]
+                  for column in zone.read_schema(f"{path}/{files[0]['name']}")]
         entry = catalog["datasets"].setdefault(name, {})
         if entry.get("current"):
             entry.setdefault("previous", []).insert(0, {**_summary(entry["current"]),
@@ -275,7 +296,7 @@ def publish(settings: Settings | None = None, *, now: datetime | None = None,
     zone.write_catalog(catalog, now=started)
     zone.discard_staging()
     _alert(settings, zone, alerts)
-    return PublishReport(run_id, started, outcomes, retired, results_dir / run_id)
+    return PublishReport(run_id, started, outcomes, retired, store.locate(f"quality/{run_id}"))
 
 
 def _summary(version: dict[str, Any]) -> dict[str, Any]:

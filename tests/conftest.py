@@ -43,5 +43,6 @@ def served(generated: Dataset) -> Iterator:
     yield from serve_dataset(generated)
 
 
-# the served test district, its lake and its built warehouse (session fixtures, built once when first asked for)
-pytest_plugins = ["tests.warehouse"]
+# the served test district, its lake and its built warehouse (session fixtures, built once when first asked for);
+# an S3-compatible server on loopback for the lake and the shared zone on an object store
+pytest_plugins = ["tests.warehouse", "tests.objectstore"]

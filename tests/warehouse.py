@@ -90,6 +90,20 @@ def copy_home(settings: Settings, target: Path) -> Settings:
     return Settings(home=target)
 
 
+def store_home(settings: Settings, target: Path, store: str) -> Settings:
+    """A GRIDLAKE_HOME of its own whose store is ``store`` (an object store's URI), holding what a build on another
+    machine put there: the built warehouse, its record and dbt's manifest (for tests that publish from it)."""
+    from gridlake.storage import Store
+    from gridlake.transform import build_record_path, paths
+
+    where = paths(settings)
+    remote = Store(store).child("warehouse")
+    for local in (build_record_path(where), where.target / "manifest.json", where.warehouse):
+        remote.upload(local, local.name)
+    target.mkdir(parents=True, exist_ok=True)
+    return Settings(home=target, store=store)
+
+
 @pytest.fixture(scope="session")
 def published(built, settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Settings:
     """A home whose shared zone holds every dataset, published from the test district's warehouse."""

@@ -1,5 +1,6 @@
 """A load killed (SIGKILL, no clean-up) at several points of its run, then run again, leaves the lake exactly as
-one clean run does: the same rows and quarantined records, each once, and the same cursors."""
+one clean run does: the same rows and quarantined records, each once, and the same cursors; with the lake on disk
+and on an S3-compatible server (moto's, on loopback: ``GRIDLAKE_STORE=s3://...``)."""
 
 from __future__ import annotations
 
@@ -33,13 +34,13 @@ def env(served) -> dict[str, str]:
     return out
 
 
-def _run(home: Path, env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every job of RUN, in this process, into the lake under ``home``."""
+def _run(root: Path | str, env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every job of RUN, in this process, into the lake at ``root``."""
     with monkeypatch.context() as patch:
         for key, value in env.items():
             if key.startswith(("AIRFLOW_CONN_", "GRIDLAKE_")):
                 patch.setenv(key, value)
-        lake = Lake(home / "lake")
+        lake = Lake(root)
         for name in RUN:
             platform, _, job = name.partition(".")
             run_job(JOBS[(platform, job)], lake=lake)
@@ -57,9 +58,7 @@ def _state(lake: Lake) -> dict[str, Any]:
                 state[f"{zone}/{job.platform}/{entity}"] = Counter(json.dumps(row, default=str, sort_keys=True)
                                                                    for row in rows)
             state[f"cursor/{job.platform}/{entity}"] = _unstamped(lake.cursor(job.platform, entity))
-            staging = lake.root / "_staging" / job.platform / entity
-            state[f"staging/{job.platform}/{entity}"] = sorted(p.name for p in staging.rglob("*")) \
-                if staging.exists() else []
+            state[f"staging/{job.platform}/{entity}"] = lake.store.find(f"_staging/{job.platform}/{entity}")
     return state
 
 
@@ -76,10 +75,11 @@ def _unstamped(value: Any) -> Any:
 def clean(served, env, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     home = tmp_path_factory.mktemp("clean")
     with pytest.MonkeyPatch.context() as patch:
-        _run(home, env, patch)
+        _run(home / "lake", env, patch)
     return _state(Lake(home / "lake"))
 
 
+@pytest.mark.parametrize("where", ["disk", "s3"])
 @pytest.mark.parametrize(("step", "occurrence"), [
     ("staged:raw:1", 1),  # the first file of the first load staged: nothing committed yet
     ("manifest-written", 2),  # the second load's manifest written but not yet the commit point
@@ -88,12 +88,18 @@ def clean(served, env, tmp_path_factory: pytest.TempPathFactory) -> dict[str, An
     ("committed", 9),  # deep in the statistics releases: some landed, one committed and not moved
 ])
 def test_a_load_killed_anywhere_then_run_again_ends_as_one_clean_run(
-        served, env, clean, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, step: str, occurrence: int) -> None:
+        served, env, clean, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest,
+        step: str, occurrence: int, where: str) -> None:
+    env = dict(env, GRIDLAKE_HOME=str(tmp_path))
+    if where == "s3":
+        store = request.getfixturevalue("object_store")
+        env.update(store.environment, GRIDLAKE_STORE=store.root("kill"))
     killed = subprocess.run([sys.executable, str(KILLER), step, str(occurrence), *RUN],
-                            env=dict(env, GRIDLAKE_HOME=str(tmp_path)), capture_output=True, text=True, timeout=300)
+                            env=env, capture_output=True, text=True, timeout=300)
     assert killed.returncode == -9, (killed.returncode, killed.stderr[-3000:])
-    lake = Lake(tmp_path / "lake")
+    lake = Lake(f"{env['GRIDLAKE_STORE']}/lake" if where == "s3" else tmp_path / "lake")
+    assert lake.store.find() != [] and (where == "disk" or not (tmp_path / "lake").exists())  # written there only
     half = _state(lake)
     assert half != clean  # the kill left the lake short of a clean run...
-    _run(tmp_path, env, monkeypatch)
+    _run(lake.store, env, monkeypatch)
     assert _state(lake) == clean  # ...and the rerun finished it: nothing twice, nothing missing, nothing staged

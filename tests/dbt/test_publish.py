@@ -7,6 +7,9 @@ previous versions stay current and readable, the reasons are in the catalog and 
 and the datasets that depend on them are held back; rebuilding them publishes again. Readers during publications
 killed half-way see whole versions only. ``gridlake verify`` finds a changed byte and a changed ledger entry. Old
 versions are kept for a while, readable as of a date, then retired.
+
+Every test runs twice: with the store on disk (``$GRIDLAKE_HOME``) and on an S3-compatible server on loopback
+(moto's), where the publisher reads the warehouse a build left in the store and writes the shared zone there.
 """
 
 from __future__ import annotations
@@ -19,38 +22,59 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
 import duckdb
-import pyarrow.parquet as pq
 import pytest
 
 from expectations import DATASETS
 from gridlake.settings import PublishRules, Settings
 from gridlake.shared import SharedZone
+from gridlake.storage import Store
 from gridlake.transform import paths, run_dbt
 from publication import publish
 from tests.support import bare_server
-from tests.warehouse import copy_home
+from tests.warehouse import copy_home, store_home
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture()
-def home(built, settings: Settings, tmp_path: Path) -> Settings:
-    return copy_home(settings, tmp_path / "home")
+@pytest.fixture(params=["disk", "s3"])
+def home(request: pytest.FixtureRequest, built, settings: Settings, tmp_path: Path) -> Settings:
+    if request.param == "disk":
+        return copy_home(settings, tmp_path / "home")
+    return store_home(settings, tmp_path / "home", request.getfixturevalue("object_store").root("publish"))
 
 
-def _warehouse(settings: Settings) -> duckdb.DuckDBPyConnection:
-    return duckdb.connect(str(paths(settings).warehouse))
+@contextmanager
+def _warehouse(settings: Settings, *, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+    """The warehouse a build left in the store, to change as a rebuild would (put back after, on S3)."""
+    store = Store.default(settings)
+    local = paths(settings).warehouse
+    if not store.local:
+        store.download("warehouse/gridlake.duckdb", local)
+    with duckdb.connect(str(local), read_only=read_only) as connection:
+        yield connection
+    if not store.local and not read_only:
+        store.upload(local, "warehouse/gridlake.duckdb")
 
 
 def _count(settings: Settings, dataset: str) -> int:
-    with duckdb.connect(str(paths(settings).warehouse), read_only=True) as connection:
+    with _warehouse(settings, read_only=True) as connection:
         return connection.execute(f"select count(*) from marts.{dataset}").fetchone()[0]
+
+
+def _env(settings: Settings) -> dict[str, str]:
+    """A publisher's environment in a process of its own: the same home and store (the store's connection is in
+    this process's environment already)."""
+    env = dict(os.environ, GRIDLAKE_HOME=str(settings.home), PYTHONPATH=str(ROOT))
+    if settings.store:
+        env["GRIDLAKE_STORE"] = settings.store
+    return env
 
 
 def test_a_clean_build_publishes_every_dataset_and_a_rerun_changes_nothing(home: Settings) -> None:
@@ -58,7 +82,7 @@ def test_a_clean_build_publishes_every_dataset_and_a_rerun_changes_nothing(home:
     assert {name: outcome.status for name, outcome in report.outcomes.items()} == {
         name: "published" for name in DATASETS}, {n: o.reasons for n, o in report.outcomes.items()}
     zone = SharedZone.default(home)
-    catalog = json.loads(zone.catalog_path.read_text(encoding="utf-8"))
+    catalog = json.loads(zone.store.read_text("catalog.json"))
     assert set(catalog["datasets"]) == set(DATASETS)
     for name, entry in catalog["datasets"].items():
         current = entry["current"]
@@ -67,7 +91,7 @@ def test_a_clean_build_publishes_every_dataset_and_a_rerun_changes_nothing(home:
         assert [column["name"] for column in current["schema"]] == table.column_names
         assert all(column["description"] for column in current["schema"]), name  # the marts' YAML describes all
         assert current["checks"]["success"] and current["checks"]["statistics"]
-        assert (home.home / current["checks"]["data_docs"]).exists()
+        assert Store.default(home).exists(current["checks"]["data_docs"])
         assert current["raw_batches"], name
         assert all(summary["batches"] >= 1 for summary in current["raw_batches"].values())
         assert entry["last_attempt"]["status"] == "published"
@@ -153,7 +177,7 @@ def test_broken_marts_are_held_back_with_their_reasons_and_publish_once_rebuilt(
         assert attempt["status"] == "failed" and attempt["reasons"], dataset
         assert any(expected_reason[kind] in reason for reason in attempt["reasons"]), (kind, attempt["reasons"])
         assert alerts[dataset]["status"] == "failed" and alerts[dataset]["reasons"] == attempt["reasons"]
-        assert (home.home / attempt["data_docs"]).exists()
+        assert Store.default(home).exists(attempt["data_docs"])
     for dataset in dependants:
         assert catalog[dataset]["current"]["version"] == before[dataset]["version"]
         assert catalog[dataset]["last_attempt"]["status"] == "held_back"
@@ -198,7 +222,7 @@ def test_reads_during_killed_publications_see_whole_versions(home: Settings) -> 
     first = {name: entry["current"]["version"] for name, entry in zone.catalog()["datasets"].items()}
     with _warehouse(home) as connection:  # new content that passes its checks
         connection.execute("update marts.hotline_requests set data_as_of = data_as_of + interval 1 minute")
-    env = dict(os.environ, GRIDLAKE_HOME=str(home.home), PYTHONPATH=str(ROOT))
+    env = _env(home)
     stop, seen, errors = threading.Event(), [], []
     reader = threading.Thread(target=_reader, args=(zone, stop, seen, errors), daemon=True)
     reader.start()
@@ -213,7 +237,7 @@ def test_reads_during_killed_publications_see_whole_versions(home: Settings) -> 
             except subprocess.TimeoutExpired:
                 process.send_signal(signal.SIGKILL)
                 process.wait()
-                halfway += bool(list(zone.root.glob("*/.staging-*")))  # killed with a version half written
+                halfway += bool(zone.staging_folders())  # killed with a version half written
                 delay *= 1.6
         time.sleep(0.5)
     finally:
@@ -224,35 +248,36 @@ def test_reads_during_killed_publications_see_whole_versions(home: Settings) -> 
     after = zone.catalog()["datasets"]["hotline_requests"]["current"]["version"]
     assert after != first["hotline_requests"]
     assert {version for name, version, _ in seen if name == "hotline_requests"} <= {first["hotline_requests"], after}
-    assert not list(zone.root.glob("*/.staging-*")) and zone.orphans() == []
+    assert not zone.staging_folders() and zone.orphans() == []
     assert zone.verify() == []
 
 
 def test_verify_finds_a_changed_byte_and_a_changed_ledger_entry(home: Settings) -> None:
     assert publish(home).ok
     zone = SharedZone.default(home)
-    env = dict(os.environ, GRIDLAKE_HOME=str(home.home), PYTHONPATH=str(ROOT))
+    env = _env(home)
     verify = [sys.executable, "-m", "gridlake", "verify"]
     assert subprocess.run(verify, env=env, cwd=ROOT, capture_output=True).returncode == 0
 
-    path = zone.files("enterprise_profile")[0]
-    original = path.read_bytes()
+    version = zone.version_entry("enterprise_profile")
+    path = f"{version['path']}/{version['files'][0]}"
+    original = zone.store.read_bytes(path)
     changed = bytearray(original)
     changed[len(changed) // 2] ^= 0x01
-    path.write_bytes(bytes(changed))
+    zone.store.write_bytes(path, bytes(changed))
     problems = zone.verify()
     assert [p.problem for p in problems] == ["published file changed: sha256 differs"]
     assert "enterprise_profile" in problems[0].where
     done = subprocess.run(verify, env=env, cwd=ROOT, capture_output=True, text=True)
     assert done.returncode == 1 and "enterprise_profile" in done.stdout
-    path.write_bytes(original)
+    zone.store.write_bytes(path, original)
     assert zone.verify() == []
 
-    lines = zone.ledger_path.read_text(encoding="utf-8").splitlines()
+    lines = zone.store.read_text("_ledger.jsonl").splitlines()
     entry = json.loads(lines[2])
     entry["rows"] += 1
     lines[2] = json.dumps(entry, ensure_ascii=False, sort_keys=True)
-    zone.ledger_path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    zone.store.write_bytes("_ledger.jsonl", ("\n".join(lines) + "\n").encode())
     assert [(p.where, p.problem) for p in zone.verify()] == [
         ("_ledger.jsonl:3", "entry changed: its hash does not match its content")]
 
@@ -273,9 +298,9 @@ def test_versions_are_readable_as_of_a_date_until_retired(home: Settings) -> Non
 
     keep = home.publish.keep_versions
     publish(home, now=day + timedelta(days=2) + keep + timedelta(hours=1))
-    assert not (zone.root / old["path"]).exists()
+    assert not zone.store.exists(old["path"])
     assert zone.read("hotline_requests", as_of=(day + timedelta(days=1)).date()) is None
     assert [e["action"] for e in zone.ledger() if e["dataset"] == "hotline_requests"] == [
         "published", "published", "retired"]
     assert zone.verify() == []
-    assert pq.read_metadata(zone.files("hotline_requests")[0]).num_rows == old["rows"] - 1
+    assert zone.read("hotline_requests").num_rows == old["rows"] - 1
