@@ -2,7 +2,9 @@
 dbt's target and logs go under ``$GRIDLAKE_HOME``, never into the checkout.
 
 dbt runs in this process (``dbtRunner``); a script that calls it guards its entry point with
-``if __name__ == "__main__":`` (dbt may start worker processes).
+``if __name__ == "__main__":`` (dbt may start worker processes). The default target is the DuckDB warehouse;
+``target="spark"`` builds the same project on a local SparkSession started in this process (dbt-spark's session
+method; dbt_project/README.md, "Spark"), its warehouse and metastore under ``$GRIDLAKE_HOME/spark``.
 """
 
 from __future__ import annotations
@@ -18,12 +20,14 @@ from typing import Any
 
 from gridlake.settings import Settings, get_settings, repo_root
 
-__all__ = ["WAREHOUSE_ASSET_URI", "DbtFailed", "DbtResult", "build_record_path", "dbt_env", "dbt_vars", "paths",
-           "run_dbt", "settings_changed"]
+__all__ = ["SPARK_TARGET", "WAREHOUSE_ASSET_URI", "DbtFailed", "DbtResult", "build_record_path", "dbt_env",
+           "dbt_vars", "paths", "run_dbt", "settings_changed"]
 
 PROJECT_DIR = repo_root() / "dbt_project"
 # The Airflow Asset a whole build updates (the transform DAG's outlet, the publish DAG's schedule).
 WAREHOUSE_ASSET_URI = "gridlake://warehouse/gridlake"
+# The profile's output (dbt_project/profiles.yml) that builds on Spark; the default one builds the DuckDB warehouse.
+SPARK_TARGET = "spark"
 log = logging.getLogger(__name__)
 
 
@@ -50,13 +54,15 @@ class Paths:
     warehouse: Path
     target: Path
     logs: Path
+    spark: Path
 
 
 def paths(settings: Settings | None = None) -> Paths:
-    """Where the lake is read and the warehouse, target and logs are written."""
+    """Where the lake is read and the warehouse, target and logs are written (``spark``: the Spark build's
+    warehouse directory, metastore and its own dbt target)."""
     home = (settings or get_settings()).home
     return Paths(lake=home / "lake", warehouse=home / "warehouse" / "gridlake.duckdb",
-                 target=home / "dbt" / "target", logs=home / "dbt" / "logs")
+                 target=home / "dbt" / "target", logs=home / "dbt" / "logs", spark=home / "spark")
 
 
 def _hours(delta: Any) -> float:
@@ -91,9 +97,11 @@ def dbt_vars(settings: Settings | None = None) -> dict[str, Any]:
 
 
 def dbt_env(where: Paths | None = None) -> dict[str, str]:
-    """The environment the project reads (``env_var()`` in profiles.yml and the sources): the lake, the warehouse."""
+    """The environment the project reads (``env_var()`` in profiles.yml and the sources): the lake, the warehouse,
+    the Spark build's home."""
     where = where or paths()
-    return {"GRIDLAKE_LAKE": str(where.lake), "GRIDLAKE_WAREHOUSE": str(where.warehouse)}
+    return {"GRIDLAKE_LAKE": str(where.lake), "GRIDLAKE_WAREHOUSE": str(where.warehouse),
+            "GRIDLAKE_SPARK_HOME": str(where.spark)}
 
 
 @contextmanager
@@ -145,9 +153,12 @@ def _release_warehouse() -> None:
     gc.collect()
 
 
-def run_dbt(args: Sequence[str], *, settings: Settings | None = None, check: bool = True) -> DbtResult:
+def run_dbt(args: Sequence[str], *, settings: Settings | None = None, check: bool = True,
+            target: str | None = None) -> DbtResult:
     """Run a dbt command (``["build"]``, ``["build", "--select", "staging"]``, ``["docs", "generate"]``...) on
-    the project, with the settings as vars; raises ``DbtFailed`` naming the failed nodes when ``check``."""
+    the project, with the settings as vars; raises ``DbtFailed`` naming the failed nodes when ``check``.
+    ``target``: the profile's output, the DuckDB warehouse by default; ``SPARK_TARGET`` builds on Spark (its own
+    dbt target directory; the records of the warehouse's last build are the DuckDB warehouse's only)."""
     import json
 
     from dbt.cli.main import dbtRunner
@@ -157,6 +168,9 @@ def run_dbt(args: Sequence[str], *, settings: Settings | None = None, check: boo
     where.warehouse.parent.mkdir(parents=True, exist_ok=True)
     given = dbt_vars(settings)
     args = list(args)
+    spark = target == SPARK_TARGET
+    if spark:
+        where.spark.mkdir(parents=True, exist_ok=True)
     builds = bool(args) and args[0] in ("build", "run")
     read: dict[str, Any] = {}
     if builds:  # a load killed between its commit and its move: its files must be in place for dbt's globs
@@ -168,7 +182,8 @@ def run_dbt(args: Sequence[str], *, settings: Settings | None = None, check: boo
             log.warning("moved %d committed batches left in staging by killed loads into place", finished)
         read = {"started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                 "raw_batches": lake.committed_batches()}
-    changed = settings_changed(where, given) if builds and "--full-refresh" not in args else {}
+    # on Spark the incremental models are tables (dbt_project/README.md, "Spark"): nothing kept to rebuild
+    changed = settings_changed(where, given) if builds and not spark and "--full-refresh" not in args else {}
     if changed:
         # Incremental models keep what they computed with the settings of their last build (a threshold, a
         # stuck or gap limit): with other settings, only a rebuild from scratch gives what a full build gives.
@@ -176,13 +191,16 @@ def run_dbt(args: Sequence[str], *, settings: Settings | None = None, check: boo
                     ", ".join(f"{name} {old} -> {new}" for name, (old, new) in sorted(changed.items())))
         args.append("--full-refresh")
     command = [*args, "--project-dir", str(PROJECT_DIR), "--profiles-dir", str(PROJECT_DIR),
-               "--target-path", str(where.target), "--log-path", str(where.logs),
+               "--target-path", str(where.spark / "target" if spark else where.target), "--log-path", str(where.logs),
                "--vars", json.dumps(given)]
+    if target:
+        command += ["--target", target]
     with _environment(where):
         try:
             result = dbtRunner().invoke(command)
         finally:
-            _release_warehouse()
+            if not spark:
+                _release_warehouse()
     nodes: dict[str, tuple[str, str]] = {}
     for item in getattr(result.result, "results", None) or []:
         node = getattr(item, "node", None)
@@ -190,7 +208,7 @@ def run_dbt(args: Sequence[str], *, settings: Settings | None = None, check: boo
         nodes[name] = (str(getattr(item.status, "value", item.status)), str(item.message or ""))
     outcome = DbtResult(tuple(args), nodes, result)
     whole = not any(arg in _SELECTORS for arg in args)
-    if builds and whole and result.success:  # the settings the whole warehouse was built with, now
+    if builds and whole and result.success and not spark:  # the settings the whole warehouse was built with, now
         _vars_path(where).write_text(json.dumps(given, sort_keys=True, indent=1), encoding="utf-8")
         # ... and the raw batches it read (at least these: a load committed during the build may be in too)
         read["finished_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")

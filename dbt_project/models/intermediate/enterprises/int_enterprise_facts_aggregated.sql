@@ -43,7 +43,7 @@ reference as (
 
     select
         max(updated_at) as reference_at,
-        (max(updated_at) at time zone 'Asia/Shanghai')::date as reference_date
+        {{ local_date('max(updated_at)') }} as reference_date
     from (
         select updated_at from subjects
         union all
@@ -139,9 +139,9 @@ facts as (
         subjects.status as credit_status,
         coalesce(credit_records.penalties_in_force, 0) as penalties_in_force,
         coalesce(credit_records.penalty_cny_in_force, 0) as penalty_cny_in_force,
-        coalesce(credit_records.penalty_record_ids_in_force, []) as penalty_record_ids_in_force,
+        coalesce(credit_records.penalty_record_ids_in_force, {{ empty_list() }}) as penalty_record_ids_in_force,
         coalesce(credit_records.black_lists_in_force, 0) as black_lists_in_force,
-        coalesce(credit_records.black_list_record_ids_in_force, []) as black_list_record_ids_in_force,
+        coalesce(credit_records.black_list_record_ids_in_force, {{ empty_list() }}) as black_list_record_ids_in_force,
         credit_records.black_listed_on,
         coalesce(credit_records.red_lists_in_force, 0) as red_lists_in_force,
         coalesce(enforcement.enforcement_cases, 0) as enforcement_cases,
@@ -149,7 +149,7 @@ facts as (
         coalesce(enforcement.enforcement_fined_cases, 0) as enforcement_fined_cases,
         coalesce(enforcement.enforcement_recent_fined_cases, 0) as enforcement_recent_fined_cases,
         coalesce(enforcement.enforcement_penalty_cny, 0) as enforcement_penalty_cny,
-        coalesce(enforcement.enforcement_case_ids, []) as enforcement_case_ids,
+        coalesce(enforcement.enforcement_case_ids, {{ empty_list() }}) as enforcement_case_ids,
         enforcement.last_case_filed_at,
         latest_figures.statistics_period,
         latest_figures.revenue_wan_cny,

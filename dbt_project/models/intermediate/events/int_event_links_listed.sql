@@ -74,15 +74,15 @@ episode_links as (
     inner join fume_episodes
         on fume_episodes.restaurant_id = exceedance_days.restaurant_id
         and exceedance_days.exceedance_date
-            between (fume_episodes.started_at at time zone 'Asia/Shanghai')::date
-            and (fume_episodes.ended_at at time zone 'Asia/Shanghai')::date
+            between {{ local_date('fume_episodes.started_at') }}
+            and {{ local_date('fume_episodes.ended_at') }}
     where resolved.to_kind = 'fume_exceedance'
     qualify row_number() over (
         partition by resolved.from_event_id, resolved.to_id
         order by
             greatest(
-                epoch(fume_episodes.started_at) - epoch(resolved.from_at),
-                epoch(resolved.from_at) - epoch(fume_episodes.ended_at),
+                {{ epoch_seconds('fume_episodes.started_at') }} - {{ epoch_seconds('resolved.from_at') }},
+                {{ epoch_seconds('resolved.from_at') }} - {{ epoch_seconds('fume_episodes.ended_at') }},
                 0
             ),
             fume_episodes.started_at
@@ -175,12 +175,12 @@ final as (
 
     select
         events.event_id,
-        coalesce(listed.linked_hotline_order_ids, []) as linked_hotline_order_ids,
-        coalesce(listed.linked_grid_case_ids, []) as linked_grid_case_ids,
-        coalesce(listed.linked_enforcement_case_ids, []) as linked_enforcement_case_ids,
-        coalesce(listed.linked_exceedance_ids, []) as linked_exceedance_ids,
-        coalesce(listed.linked_violation_ids, []) as linked_violation_ids,
-        coalesce(enterprises_listed.linked_usccs, []) as linked_usccs,
+        coalesce(listed.linked_hotline_order_ids, {{ empty_list() }}) as linked_hotline_order_ids,
+        coalesce(listed.linked_grid_case_ids, {{ empty_list() }}) as linked_grid_case_ids,
+        coalesce(listed.linked_enforcement_case_ids, {{ empty_list() }}) as linked_enforcement_case_ids,
+        coalesce(listed.linked_exceedance_ids, {{ empty_list() }}) as linked_exceedance_ids,
+        coalesce(listed.linked_violation_ids, {{ empty_list() }}) as linked_violation_ids,
+        coalesce(enterprises_listed.linked_usccs, {{ empty_list() }}) as linked_usccs,
         coalesce(listed.linked_event_count, 0) as linked_event_count,
         enterprises_listed.best_linked_uscc,
         enterprises_listed.best_linked_uscc_method,

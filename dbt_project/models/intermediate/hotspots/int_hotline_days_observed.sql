@@ -3,7 +3,7 @@
 -- over the days observed, and a month is only complete when every one of its days is here.
 with received as (
 
-    select (received_at at time zone 'Asia/Shanghai')::date as received_date
+    select {{ local_date('received_at') }} as received_date
     from {{ ref('int_hotline_requests_enriched') }}
     where received_at is not null
 

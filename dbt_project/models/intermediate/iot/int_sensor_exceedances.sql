@@ -91,7 +91,7 @@ final as (
 
     select
         episodes.exceedance_kind || ':' || episodes.sensor_id || '@'
-            || strftime(episodes.started_at at time zone 'Asia/Shanghai', '%Y-%m-%dT%H:%M:%S') as exceedance_id,
+            || {{ format_time(local_time('episodes.started_at'), '%Y-%m-%dT%H:%M:%S') }} as exceedance_id,
         episodes.exceedance_kind,
         episodes.domain_code,
         episodes.sensor_id,

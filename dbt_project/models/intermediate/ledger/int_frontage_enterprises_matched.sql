@@ -113,7 +113,7 @@ qualifications as (
         uscc,
         service_group,
         list(distinct place_id order by place_id) as sensor_place_ids,
-        []::varchar[] as open_case_ids
+        []::{{ type_list(dbt.type_string()) }} as open_case_ids
     from sensors
     group by uscc, service_group
 
@@ -122,7 +122,7 @@ qualifications as (
     select
         uscc,
         service_group,
-        []::varchar[] as sensor_place_ids,
+        []::{{ type_list(dbt.type_string()) }} as sensor_place_ids,
         list(distinct case_id order by case_id) as open_case_ids
     from open_cases
     group by uscc, service_group
@@ -162,9 +162,9 @@ final as (
         arg_min(near.point_kind, (near.distance_m, near.chain_event_id)) as nearest_point_kind,
         cast(count(distinct near.chain_event_id) as integer) as events_within_radius,
         case
-            when len(any_value(qualified.sensor_place_ids)) > 0 and len(any_value(qualified.open_case_ids)) > 0
+            when {{ list_length('any_value(qualified.sensor_place_ids)') }} > 0 and {{ list_length('any_value(qualified.open_case_ids)') }} > 0
                 then 'sensor_and_open_case'
-            when len(any_value(qualified.sensor_place_ids)) > 0 then 'sensor'
+            when {{ list_length('any_value(qualified.sensor_place_ids)') }} > 0 then 'sensor'
             else 'open_case'
         end as frontage_qualified_by,
         any_value(qualified.sensor_place_ids) as sensor_place_ids,

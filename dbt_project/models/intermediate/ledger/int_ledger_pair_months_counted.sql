@@ -53,7 +53,7 @@ final as (
         cast(coalesce(event_months.enforcement_cases, 0) as integer) as enforcement_cases,
         cast(coalesce(event_months.exceedances, 0) as integer) as exceedances,
         cast(coalesce(event_months.channel_count, 0) as integer) as channel_count,
-        cast(coalesce(event_months.channels, []) as varchar[]) as channels,
+        cast(coalesce(event_months.channels, {{ empty_list() }}) as {{ type_list(dbt.type_string()) }}) as channels,
         anchors.community_code is not null as is_repeat_hotspot
     from event_months
     full outer join anchors

@@ -14,7 +14,7 @@ with hotline_orders as (
         lon,
         street_code_as_served,
         community_code_as_served,
-        null::varchar as grid_code_as_served
+        null::{{ dbt.type_string() }} as grid_code_as_served
     from {{ ref('stg_hotline__requests') }}
 
 ),
@@ -41,8 +41,8 @@ enforcement_cases as (
         lat,
         lon,
         street_code_as_served,
-        null::varchar as community_code_as_served,
-        null::varchar as grid_code_as_served
+        null::{{ dbt.type_string() }} as community_code_as_served,
+        null::{{ dbt.type_string() }} as grid_code_as_served
     from {{ ref('stg_enforcement__cases') }}
 
 ),
@@ -56,7 +56,7 @@ restaurants as (
         lon,
         street_code_as_served,
         community_code_as_served,
-        null::varchar as grid_code_as_served
+        null::{{ dbt.type_string() }} as grid_code_as_served
     from {{ ref('stg_citymgmt__restaurants') }}
 
 ),

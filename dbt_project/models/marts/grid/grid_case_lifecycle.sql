@@ -59,7 +59,7 @@ joined as (
 
         -- the loop
         limited.reported_at,
-        (limited.reported_at at time zone 'Asia/Shanghai')::date as reported_date,
+        {{ local_date('limited.reported_at') }} as reported_date,
         loops.collect_at,
         loops.file_at,
         loops.dispatch_at,

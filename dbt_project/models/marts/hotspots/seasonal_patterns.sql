@@ -93,7 +93,7 @@ judged as (
 final as (
 
     select
-        concat_ws('|', groups.service_group, buckets.pattern, lpad(cast(buckets.bucket as varchar), 2, '0'))
+        concat_ws('|', groups.service_group, buckets.pattern, lpad(cast(buckets.bucket as {{ dbt.type_string() }}), 2, '0'))
             as seasonal_pattern_key,
         groups.service_group,
         groups.service_group_name,

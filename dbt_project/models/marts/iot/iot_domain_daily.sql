@@ -141,7 +141,7 @@ joined as (
 final as (
 
     select
-        concat_ws('|', domain_code, coalesce(street_code, 'unresolved'), strftime(activity_date, '%Y-%m-%d'))
+        concat_ws('|', domain_code, coalesce(street_code, 'unresolved'), {{ format_time('activity_date', '%Y-%m-%d') }})
             as domain_day_key,
         domain_code,
         street_code,
