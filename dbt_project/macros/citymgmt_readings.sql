@@ -114,7 +114,7 @@ anchored as (
         affected.{{ series_by }},
         coalesce(
             {%- if runs %}
-            arg_max(held.value_unchanged_since, held.{{ at }}),
+            {{ arg_max('held.value_unchanged_since', 'held.' ~ at) }},
             {%- else %}
             max(held.{{ at }}),
             {%- endif %}

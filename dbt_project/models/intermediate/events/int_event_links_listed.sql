@@ -120,7 +120,7 @@ enterprises as (
     select
         from_event_id as event_id,
         to_id as uscc,
-        arg_max(link_method, confidence) as link_method,
+        {{ arg_max('link_method', 'confidence') }} as link_method,
         max(confidence) as confidence
     from resolved
     where to_kind = 'enterprise'
@@ -141,16 +141,11 @@ listed as (
 
     select
         pairs.event_id,
-        list(pairs.linked_event_id order by pairs.confidence desc, pairs.linked_event_id)
-            filter (where linked.event_kind = 'hotline_order') as linked_hotline_order_ids,
-        list(pairs.linked_event_id order by pairs.confidence desc, pairs.linked_event_id)
-            filter (where linked.event_kind = 'grid_case') as linked_grid_case_ids,
-        list(pairs.linked_event_id order by pairs.confidence desc, pairs.linked_event_id)
-            filter (where linked.event_kind = 'enforcement_case') as linked_enforcement_case_ids,
-        list(pairs.linked_event_id order by pairs.confidence desc, pairs.linked_event_id)
-            filter (where linked.event_kind = 'sensor_exceedance') as linked_exceedance_ids,
-        list(pairs.linked_event_id order by pairs.confidence desc, pairs.linked_event_id)
-            filter (where linked.event_kind = 'parking_violation') as linked_violation_ids,
+        {{ ordered_list('pairs.linked_event_id', 'pairs.confidence desc, pairs.linked_event_id', condition="linked.event_kind = 'hotline_order'") }} as linked_hotline_order_ids,
+        {{ ordered_list('pairs.linked_event_id', 'pairs.confidence desc, pairs.linked_event_id', condition="linked.event_kind = 'grid_case'") }} as linked_grid_case_ids,
+        {{ ordered_list('pairs.linked_event_id', 'pairs.confidence desc, pairs.linked_event_id', condition="linked.event_kind = 'enforcement_case'") }} as linked_enforcement_case_ids,
+        {{ ordered_list('pairs.linked_event_id', 'pairs.confidence desc, pairs.linked_event_id', condition="linked.event_kind = 'sensor_exceedance'") }} as linked_exceedance_ids,
+        {{ ordered_list('pairs.linked_event_id', 'pairs.confidence desc, pairs.linked_event_id', condition="linked.event_kind = 'parking_violation'") }} as linked_violation_ids,
         count(*) as linked_event_count
     from pairs
     inner join events as linked
@@ -163,7 +158,7 @@ enterprises_listed as (
 
     select
         event_id,
-        list(uscc order by enterprise_rank) as linked_usccs,
+        {{ ordered_list('uscc', 'enterprise_rank') }} as linked_usccs,
         any_value(uscc) filter (where enterprise_rank = 1) as best_linked_uscc,
         any_value(link_method) filter (where enterprise_rank = 1) as best_linked_uscc_method
     from enterprises_ranked

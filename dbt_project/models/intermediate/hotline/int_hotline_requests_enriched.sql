@@ -113,8 +113,8 @@ joined as (
         -- limits and deadlines
         limits.respond_limit_hours,
         limits.resolve_limit_hours,
-        limits.received_at + to_seconds(limits.respond_limit_hours * 3600) as respond_deadline,
-        limits.received_at + to_seconds(limits.resolve_limit_hours * 3600) as resolve_deadline,
+        limits.received_at + {{ interval_of('limits.respond_limit_hours * 3600', 'seconds') }} as respond_deadline,
+        limits.received_at + {{ interval_of('limits.resolve_limit_hours * 3600', 'seconds') }} as resolve_deadline,
 
         -- flow
         coalesce(flow.dispatch_count, 0) as dispatch_count,

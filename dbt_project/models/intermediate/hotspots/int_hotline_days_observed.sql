@@ -18,7 +18,7 @@ span as (
 
 days as (
 
-    select cast(unnest(generate_series(span.first_date, span.last_date, interval 1 day)) as date) as observed_date
+    select {{ date_series('span.first_date', 'span.last_date') }} as observed_date
     from span
     where span.first_date is not null
 

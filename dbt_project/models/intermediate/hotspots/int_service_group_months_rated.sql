@@ -88,7 +88,7 @@ rated as (
 
 months_of_year as (
 
-    select cast(unnest(range(1, 13)) as integer) as month_of_year
+    select {{ integer_series(1, 13) }} as month_of_year
 
 ),
 
@@ -103,7 +103,7 @@ months_complete as (
 
 seasonal_months as (
 
-    select service_group, list(month_of_year order by month_of_year) as seasonal_months
+    select service_group, {{ ordered_list('month_of_year', 'month_of_year') }} as seasonal_months
     from rated
     where years_above_ratio >= 2
     group by service_group

@@ -36,7 +36,7 @@ event_months as (
         count(*) filter (where channel = 'enforcement') as enforcement_cases,
         count(*) filter (where channel = 'sensor') as exceedances,
         count(distinct report_channel) as channel_count,
-        list(distinct report_channel order by report_channel) as channels
+        {{ ordered_list('report_channel', 'report_channel', distinct=true) }} as channels
     from events
     group by community_code, service_group, period_month
 

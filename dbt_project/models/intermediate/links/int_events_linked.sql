@@ -179,7 +179,7 @@ enterprise_links as (
         restaurant_links.report_kind,
         restaurant_links.report_id,
         restaurants.restaurant_uscc as uscc,
-        arg_max(restaurant_links.link_method, restaurant_links.confidence) as link_method,
+        {{ arg_max('restaurant_links.link_method', 'restaurant_links.confidence') }} as link_method,
         max(restaurant_links.confidence) as confidence
     from restaurant_links
     inner join restaurants
@@ -225,7 +225,7 @@ same_enterprise_links as (
     where enforcement.is_report
         and report.domain_code = enforcement.domain_code
         and report.event_at <= enforcement.event_at
-        and report.event_at >= enforcement.event_at - to_days({{ links_enforcement_window_days() }})
+        and report.event_at >= enforcement.event_at - {{ interval_of(links_enforcement_window_days(), 'days') }}
     group by all
 
 ),
@@ -356,8 +356,8 @@ exceedance_links as (
     inner join events as exceedance
         on exceedance.event_kind = 'fume_exceedance'
         and exceedance.carried_restaurant_id = restaurant_links.restaurant_id
-    where report.event_at >= exceedance.event_at - to_hours({{ links_exceedance_margin_hours() }})
-        and report.event_at <= exceedance.event_until + to_hours({{ links_exceedance_margin_hours() }})
+    where report.event_at >= exceedance.event_at - {{ interval_of(links_exceedance_margin_hours(), 'hours') }}
+        and report.event_at <= exceedance.event_until + {{ interval_of(links_exceedance_margin_hours(), 'hours') }}
     group by all
 
 ),

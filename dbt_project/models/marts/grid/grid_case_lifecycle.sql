@@ -112,7 +112,7 @@ deadlined as (
 
     select
         joined.*,
-        file_at + to_seconds(closure_limit_hours * 3600) as closure_deadline
+        file_at + {{ interval_of('closure_limit_hours * 3600', 'seconds') }} as closure_deadline
     from joined
 
 ),

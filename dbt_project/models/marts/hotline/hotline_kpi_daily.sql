@@ -28,9 +28,7 @@ days as (
 
     select distinct
         months.period_month,
-        cast(unnest(generate_series(
-            months.period_month, least(last_day(months.period_month), as_of.as_of_date), interval 1 day
-        )) as date) as kpi_date
+        {{ date_series('months.period_month', 'least(last_day(months.period_month), as_of.as_of_date)') }} as kpi_date
     from (select distinct period_month from {{ ref('int_hotline_requests_enriched') }} where is_due) as months
     cross join as_of
 

@@ -45,8 +45,8 @@ services as (
 
     select
         service_code,
-        arg_max(service_name, received_at) as service_name,
-        arg_max(service_group, received_at) as service_group
+        {{ arg_max('service_name', 'received_at') }} as service_name,
+        {{ arg_max('service_group', 'received_at') }} as service_group
     from orders
     where service_code is not null
     group by service_code
@@ -129,7 +129,7 @@ repeat_hotspots as (
         count(*) filter (where is_return) as returned_orders,
         min(received_at) as window_first_received_at,
         max(received_at) as window_last_received_at,
-        list(request_id order by received_at, request_id) as request_ids
+        {{ ordered_list('request_id', 'received_at, request_id') }} as request_ids
     from window_orders
     group by all
 

@@ -83,7 +83,7 @@ calendar as (
 
     select
         domain_code,
-        cast(unnest(generate_series(min(activity_date), max(activity_date), interval 1 day)) as date)
+        {{ date_series('min(activity_date)', 'max(activity_date)') }}
             as activity_date
     from days
     group by domain_code

@@ -65,7 +65,7 @@ months as (
             (span.current_month - to_months(offsets.month_index))::date as period_month
         from span
         cross join (
-            select cast(unnest(range({{ ledger_months_evaluated() }})) as integer) as month_index
+            select {{ integer_series(0, ledger_months_evaluated()) }} as month_index
         ) as offsets
         where span.current_month is not null
     ) as evaluated
@@ -117,12 +117,8 @@ summarised as (
         count(*) filter (
             where month_index < {{ var('ledger_lookback_months') }} and is_complete and not is_hotspot_month
         ) as months_ruled_out_as_hotspot,
-        list(period_month order by period_month) filter (
-            where month_index < {{ var('ledger_lookback_months') }} and is_hotspot_month
-        ) as repeat_hotspot_months,
-        list(period_month order by period_month) filter (
-            where month_index < {{ var('ledger_lookback_months') }} and is_channel_month
-        ) as channel_months,
+        {{ ordered_list('period_month', 'period_month', condition='month_index < ' ~ (var('ledger_lookback_months')) ~ ' and is_hotspot_month') }} as repeat_hotspot_months,
+        {{ ordered_list('period_month', 'period_month', condition='month_index < ' ~ (var('ledger_lookback_months')) ~ ' and is_channel_month') }} as channel_months,
         bool_or(is_complete) filter (where month_index = 0) as is_current_month_complete,
         bool_or(is_channel_month) filter (where month_index = 0) as is_current_channel_month,
         -- a run of channel months that a wholly covered month without them breaks: the run ending now ...
@@ -201,19 +197,16 @@ listed as (
         count(*) filter (where events.channel = 'enforcement') as enforcement_cases,
         count(*) filter (where events.channel = 'sensor') as exceedances,
         count(*) filter (where events.is_open) as open_events,
-        list(distinct events.report_channel order by events.report_channel) as channels,
-        list(events.source_id order by events.occurred_at, events.source_id) filter (where events.channel = 'hotline')
+        {{ ordered_list('events.report_channel', 'events.report_channel', distinct=true) }} as channels,
+        {{ ordered_list('events.source_id', 'events.occurred_at, events.source_id', condition="events.channel = 'hotline'") }}
             as request_ids,
-        list(events.source_id order by events.occurred_at, events.source_id) filter (where events.channel = 'grid')
+        {{ ordered_list('events.source_id', 'events.occurred_at, events.source_id', condition="events.channel = 'grid'") }}
             as grid_case_ids,
-        list(events.source_id order by events.occurred_at, events.source_id)
-            filter (where events.channel = 'enforcement') as enforcement_case_ids,
-        list(events.source_id order by events.occurred_at, events.source_id) filter (where events.channel = 'sensor')
+        {{ ordered_list('events.source_id', 'events.occurred_at, events.source_id', condition="events.channel = 'enforcement'") }} as enforcement_case_ids,
+        {{ ordered_list('events.source_id', 'events.occurred_at, events.source_id', condition="events.channel = 'sensor'") }}
             as exceedance_ids,
-        list(distinct events.responsible_unit_type || ':' || events.responsible_unit_code
-            order by events.responsible_unit_type || ':' || events.responsible_unit_code)
-            filter (where events.responsible_unit_code is not null) as units_involved,
-        list(distinct events.uscc order by events.uscc) filter (where events.uscc is not null) as enterprise_usccs,
+        {{ ordered_list("events.responsible_unit_type || ':' || events.responsible_unit_code", "events.responsible_unit_type || ':' || events.responsible_unit_code", condition='events.responsible_unit_code is not null', distinct=true) }} as units_involved,
+        {{ ordered_list('events.uscc', 'events.uscc', condition='events.uscc is not null', distinct=true) }} as enterprise_usccs,
         min(events.occurred_at) as first_event_at,
         max(events.occurred_at) as last_event_at
     from events

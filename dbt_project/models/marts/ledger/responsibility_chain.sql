@@ -64,7 +64,7 @@ chain_events as (
     select
         events.*,
         events.channel = 'sensor'
-            and events.occurred_at >= as_of.data_as_of - to_days({{ ledger_recent_days() }}) as is_recent_exceedance
+            and events.occurred_at >= as_of.data_as_of - {{ interval_of(ledger_recent_days(), 'days') }} as is_recent_exceedance
     from events
     cross join as_of
     where events.is_counted
@@ -194,7 +194,7 @@ held as (
         count(*) filter (where channel = 'grid' and is_open) as open_grid_cases,
         count(*) filter (where channel = 'enforcement' and is_open) as open_enforcement_cases,
         count(*) filter (where is_recent_exceedance) as recent_exceedances,
-        list(event_id order by occurred_at, event_id) as open_work_event_ids
+        {{ ordered_list('event_id', 'occurred_at, event_id') }} as open_work_event_ids
     from holdings
     group by community_code, service_group, party_role, party_code
 
