@@ -150,7 +150,17 @@
     that conversion goes through ICU's calendar per row: over the tens of millions of readings a day's build
     groups, it took most of int_sensor_days_aggregated's time (bench/pipeline.py), this a fifth of it. -#}
 {% macro iot_local_date(expr) -%}
+    {{ return(adapter.dispatch('iot_local_date', 'gridlake')(expr)) }}
+{%- endmacro %}
+
+{% macro default__iot_local_date(expr) -%}
     (date '1970-01-01' + cast(floor((epoch_us({{ expr }}) + 28800000000) / 86400000000) as integer))
+{%- endmacro %}
+
+{#- Spark: its cast to a date reads the instant in the session time zone (Asia/Shanghai), without a calendar
+    library per row. -#}
+{% macro spark__iot_local_date(expr) -%}
+    {{ local_date(expr) }}
 {%- endmacro %}
 
 

@@ -137,3 +137,16 @@
 {% macro spark__list_join(list, separator) -%}
     array_join({{ list }}, {{ separator }})
 {%- endmacro %}
+
+{#- Whether a list holds a value. -#}
+{% macro list_has(list, value) -%}
+    {{ return(adapter.dispatch('list_has', 'gridlake')(list, value)) }}
+{%- endmacro %}
+
+{% macro default__list_has(list, value) -%}
+    list_contains({{ list }}, {{ value }})
+{%- endmacro %}
+
+{% macro spark__list_has(list, value) -%}
+    array_contains({{ list }}, {{ value }})
+{%- endmacro %}

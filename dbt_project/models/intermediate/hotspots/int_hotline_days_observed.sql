@@ -29,7 +29,7 @@ final as (
     select
         observed_date,
         date_trunc('month', observed_date)::date as period_month,
-        cast(isodow(observed_date) as integer) as iso_weekday,
+        cast({{ iso_weekday('observed_date') }} as integer) as iso_weekday,
         cast(day(last_day(observed_date)) as integer) as days_in_month
     from days
 

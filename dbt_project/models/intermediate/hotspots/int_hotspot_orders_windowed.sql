@@ -87,7 +87,7 @@ final as (
         windowed.received_date,
         windowed.period_month,
         cast(hour({{ local_time('windowed.received_at') }}) as integer) as received_hour,
-        cast(isodow(windowed.received_date) as integer) as received_iso_weekday,
+        cast({{ iso_weekday('windowed.received_date') }} as integer) as received_iso_weekday,
         windowed.street_code,
         windowed.community_code,
         windowed.grid_code,

@@ -22,7 +22,7 @@
     materialized=incremental_materialization(),
     unique_key=['domain_code', 'sensor_id', 'activity_date'],
     incremental_strategy='delete+insert',
-    post_hook="delete from {{ this }} where readings = 0",
+    post_hook=["delete from {{ this }} where readings = 0"] if incremental_materialization() == 'incremental' else [],
     on_schema_change='fail',
 ) }}
 

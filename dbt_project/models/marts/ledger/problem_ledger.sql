@@ -56,13 +56,13 @@ months as (
         period_month,
         greatest(
             0,
-            datediff('day', greatest(period_month, span.first_date), least(last_day(period_month), span.last_date)) + 1
+            {{ dbt.datediff('greatest(period_month, span.first_date)', 'least(last_day(period_month), span.last_date)', 'day') }} + 1
         ) as days_observed,
         cast(day(last_day(period_month)) as integer) as days_in_month
     from (
         select
             offsets.month_index,
-            (span.current_month - to_months(offsets.month_index))::date as period_month
+            (span.current_month - {{ interval_of('offsets.month_index', 'months') }})::date as period_month
         from span
         cross join (
             select {{ integer_series(0, ledger_months_evaluated()) }} as month_index
@@ -229,7 +229,7 @@ final as (
         groups.service_group_name,
         groups.domain_code,
         span.current_month as period_month,
-        (span.current_month - to_months({{ var('ledger_lookback_months') }} - 1))::date as lookback_from_month,
+        (span.current_month - {{ interval_of(var('ledger_lookback_months') ~ ' - 1', 'months') }})::date as lookback_from_month,
         cast(judged.months_observed as integer) as months_observed,
         cast(judged.months_complete as integer) as months_complete,
         cast(judged.hotspot_months as integer) as hotspot_months,
