@@ -9,12 +9,14 @@ UV = $(shell command -v uv 2>/dev/null || echo python3 -m uv)
 
 # Root installs Debian's packages itself; anyone else through sudo.
 SUDO = $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-SYSTEM_PACKAGES = chromium fonts-noto-cjk
+SYSTEM_PACKAGES = chromium fonts-noto-cjk openjdk-17-jre-headless
 
 # What the reports need from Debian, when missing: Chromium (it prints the PDFs; the browser test renders the HTML
-# in it) and a CJK font (Chinese that renders in the charts, the pages and the PDFs).
+# in it) and a CJK font (Chinese that renders in the charts, the pages and the PDFs); and Java 17 for pyspark (the
+# dbt project's Spark build, tests/dbt/test_spark.py).
 system:
-	@if ! command -v chromium >/dev/null 2>&1 || ! fc-list :lang=zh 2>/dev/null | grep -q .; then \
+	@if ! command -v chromium >/dev/null 2>&1 || ! fc-list :lang=zh 2>/dev/null | grep -q . \
+		|| ! command -v java >/dev/null 2>&1; then \
 		echo "installing $(SYSTEM_PACKAGES) from Debian"; \
 		export DEBIAN_FRONTEND=noninteractive; \
 		$(SUDO) apt-get install -y -qq --no-install-recommends $(SYSTEM_PACKAGES) >/dev/null \

@@ -14,6 +14,7 @@ Every mart of the project is compared (``MARTS``: all eleven, each with its key)
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -46,14 +47,33 @@ ABSOLUTE_TOLERANCE = 1e-6
 
 
 @pytest.fixture(scope="session")
-def spark_built(settings: Settings) -> Path:
+def spark_built(settings: Settings) -> Iterator[Path]:
     """The Spark build of the whole project (seeds and models) on the test district's lake; the folder of Spark's
-    tables (its warehouse directory, one folder of Parquet files per table)."""
+    tables (its warehouse directory, one folder of Parquet files per table). The SparkSession dbt started in this
+    process is stopped afterwards, its JVM with it."""
     from gridlake.transform import SPARK_TARGET, paths, run_dbt
 
-    run_dbt(["build", "--exclude", "resource_type:test", "resource_type:unit_test"], settings=settings,
-            target=SPARK_TARGET)
-    return paths(settings).spark / "warehouse"
+    try:
+        run_dbt(["build", "--exclude", "resource_type:test", "resource_type:unit_test"], settings=settings,
+                target=SPARK_TARGET)
+        yield paths(settings).spark / "warehouse"
+    finally:
+        _stop_spark()
+
+
+def _stop_spark() -> None:
+    """Stop the process's SparkContext and close its Py4J gateway now, while logging still works (left to the
+    interpreter's exit, Py4J logs into pytest's closed streams)."""
+    from pyspark import SparkContext
+
+    context = SparkContext._active_spark_context
+    if context is not None:
+        context.stop()
+    gateway = SparkContext._gateway
+    if gateway is not None:
+        gateway.shutdown()
+        SparkContext._gateway = None
+        SparkContext._jvm = None
 
 
 def _normalised(value: Any) -> Any:
