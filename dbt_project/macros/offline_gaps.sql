@@ -18,13 +18,17 @@
     {%- if domain_code == 'road_dust' %}
     select
         cast(dust_reading_id as {{ dbt.type_string() }}) as reading_id,
-        measured_at - {{ interval_of('cast(round(gap_before_minutes * 60000000) as bigint)', 'microseconds') }} as gap_from
+        measured_at - {{ interval_of(
+            'cast(round(gap_before_minutes * 60000000) as bigint)', 'microseconds',
+        ) }} as gap_from
     from {{ ref('stg_citymgmt__dust_readings') }}
     where is_after_gap and sensor_id is not null
     {%- elif domain_code == 'static_traffic' %}
     select
         cast(occupancy_id as {{ dbt.type_string() }}) as reading_id,
-        recorded_at - {{ interval_of('cast(round(gap_before_minutes * 60000000) as bigint)', 'microseconds') }} as gap_from
+        recorded_at - {{ interval_of(
+            'cast(round(gap_before_minutes * 60000000) as bigint)', 'microseconds',
+        ) }} as gap_from
     from {{ ref('stg_citymgmt__parking_occupancy') }}
     where is_after_gap and lot_id is not null
     {%- else %}

@@ -141,11 +141,31 @@ listed as (
 
     select
         pairs.event_id,
-        {{ ordered_list('pairs.linked_event_id', 'pairs.confidence desc, pairs.linked_event_id', condition="linked.event_kind = 'hotline_order'") }} as linked_hotline_order_ids,
-        {{ ordered_list('pairs.linked_event_id', 'pairs.confidence desc, pairs.linked_event_id', condition="linked.event_kind = 'grid_case'") }} as linked_grid_case_ids,
-        {{ ordered_list('pairs.linked_event_id', 'pairs.confidence desc, pairs.linked_event_id', condition="linked.event_kind = 'enforcement_case'") }} as linked_enforcement_case_ids,
-        {{ ordered_list('pairs.linked_event_id', 'pairs.confidence desc, pairs.linked_event_id', condition="linked.event_kind = 'sensor_exceedance'") }} as linked_exceedance_ids,
-        {{ ordered_list('pairs.linked_event_id', 'pairs.confidence desc, pairs.linked_event_id', condition="linked.event_kind = 'parking_violation'") }} as linked_violation_ids,
+        {{ ordered_list(
+            'pairs.linked_event_id',
+            'pairs.confidence desc, pairs.linked_event_id',
+            condition="linked.event_kind = 'hotline_order'",
+        ) }} as linked_hotline_order_ids,
+        {{ ordered_list(
+            'pairs.linked_event_id',
+            'pairs.confidence desc, pairs.linked_event_id',
+            condition="linked.event_kind = 'grid_case'",
+        ) }} as linked_grid_case_ids,
+        {{ ordered_list(
+            'pairs.linked_event_id',
+            'pairs.confidence desc, pairs.linked_event_id',
+            condition="linked.event_kind = 'enforcement_case'",
+        ) }} as linked_enforcement_case_ids,
+        {{ ordered_list(
+            'pairs.linked_event_id',
+            'pairs.confidence desc, pairs.linked_event_id',
+            condition="linked.event_kind = 'sensor_exceedance'",
+        ) }} as linked_exceedance_ids,
+        {{ ordered_list(
+            'pairs.linked_event_id',
+            'pairs.confidence desc, pairs.linked_event_id',
+            condition="linked.event_kind = 'parking_violation'",
+        ) }} as linked_violation_ids,
         count(*) as linked_event_count
     from pairs
     inner join events as linked

@@ -174,12 +174,14 @@ flagged as (
         -- repeat rule: linked by the call taker, else the same complainant and service within the window
         case
             when repeat_of_request_id is not null then 'linked'
-            when {{ epoch_seconds('received_at') }} - {{ epoch_seconds('previous_received_at') }} <= {{ var('repeat_window_days') }} * 86400
+            when {{ epoch_seconds('received_at') }} - {{ epoch_seconds('previous_received_at') }}
+                <= {{ var('repeat_window_days') }} * 86400
                 then 'same_complainant'
         end as repeat_rule,
         case
             when repeat_of_request_id is not null then repeat_of_request_id
-            when {{ epoch_seconds('received_at') }} - {{ epoch_seconds('previous_received_at') }} <= {{ var('repeat_window_days') }} * 86400
+            when {{ epoch_seconds('received_at') }} - {{ epoch_seconds('previous_received_at') }}
+                <= {{ var('repeat_window_days') }} * 86400
                 then previous_request_id
         end as repeats_request_id
 

@@ -72,7 +72,8 @@ returns as (
         on earlier.community_code = later.community_code
         and earlier.service_group = later.service_group
         and earlier.received_at < later.received_at
-        and {{ epoch_seconds('later.received_at') }} - {{ epoch_seconds('earlier.received_at') }} <= {{ hotspot_window_seconds() }}
+        and {{ epoch_seconds('later.received_at') }} - {{ epoch_seconds('earlier.received_at') }}
+            <= {{ hotspot_window_seconds() }}
         and earlier.is_closed_as_resolved
         and earlier.resolved_at < later.received_at
     group by later.request_id

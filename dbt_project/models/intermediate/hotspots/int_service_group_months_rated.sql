@@ -122,7 +122,8 @@ final as (
         cast((select count(*) from complete_years) as integer) as complete_years_observed,
         case when (select count(*) from complete_years) >= 2 then seasonal_months.service_group is not null end
             as is_seasonal,
-        cast(coalesce(seasonal_months.seasonal_months, {{ empty_list() }}) as {{ type_list('integer') }}) as seasonal_months
+        cast(coalesce(seasonal_months.seasonal_months, {{ empty_list() }}) as {{ type_list('integer') }})
+            as seasonal_months
     from groups
     cross join months_of_year
     left join months_complete

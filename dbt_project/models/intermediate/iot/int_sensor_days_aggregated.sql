@@ -289,7 +289,8 @@ final as (
     union all
 
     select
-        concat_ws('|', domain_code, sensor_id, {{ format_time('activity_date', '%Y-%m-%d') }}, '', '') as sensor_day_key,
+        concat_ws('|', domain_code, sensor_id, {{ format_time('activity_date', '%Y-%m-%d') }}, '', '')
+            as sensor_day_key,
         domain_code,
         sensor_id,
         activity_date,

@@ -162,7 +162,8 @@ final as (
         {{ arg_min('near.point_kind', '(near.distance_m, near.chain_event_id)') }} as nearest_point_kind,
         cast(count(distinct near.chain_event_id) as integer) as events_within_radius,
         case
-            when {{ list_length('any_value(qualified.sensor_place_ids)') }} > 0 and {{ list_length('any_value(qualified.open_case_ids)') }} > 0
+            when {{ list_length('any_value(qualified.sensor_place_ids)') }} > 0
+                and {{ list_length('any_value(qualified.open_case_ids)') }} > 0
                 then 'sensor_and_open_case'
             when {{ list_length('any_value(qualified.sensor_place_ids)') }} > 0 then 'sensor'
             else 'open_case'

@@ -38,7 +38,8 @@ kpis as (
 final as (
 
     select
-        concat_ws('|', kpis.unit_type, kpis.unit_code, {{ format_time('kpis.period_month', '%Y-%m') }}) as unit_month_key,
+        concat_ws('|', kpis.unit_type, kpis.unit_code, {{ format_time('kpis.period_month', '%Y-%m') }})
+            as unit_month_key,
         kpis.*,
         last_day(kpis.period_month) < {{ local_date('as_of.data_as_of') }} as is_period_complete,
         as_of.data_as_of

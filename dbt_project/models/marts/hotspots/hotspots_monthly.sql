@@ -113,7 +113,8 @@ window_orders as (
         on orders.community_code = anchors.community_code
         and orders.service_group = anchors.service_group
         and orders.received_at <= anchors.received_at
-        and {{ epoch_seconds('anchors.received_at') }} - {{ epoch_seconds('orders.received_at') }} <= {{ hotspot_window_seconds() }}
+        and {{ epoch_seconds('anchors.received_at') }} - {{ epoch_seconds('orders.received_at') }}
+            <= {{ hotspot_window_seconds() }}
 
 ),
 

@@ -56,7 +56,9 @@ months as (
         period_month,
         greatest(
             0,
-            {{ dbt.datediff('greatest(period_month, span.first_date)', 'least(last_day(period_month), span.last_date)', 'day') }} + 1
+            {{ dbt.datediff(
+                'greatest(period_month, span.first_date)', 'least(last_day(period_month), span.last_date)', 'day',
+            ) }} + 1
         ) as days_observed,
         cast(day(last_day(period_month)) as integer) as days_in_month
     from (
@@ -117,8 +119,16 @@ summarised as (
         count(*) filter (
             where month_index < {{ var('ledger_lookback_months') }} and is_complete and not is_hotspot_month
         ) as months_ruled_out_as_hotspot,
-        {{ ordered_list('period_month', 'period_month', condition='month_index < ' ~ (var('ledger_lookback_months')) ~ ' and is_hotspot_month') }} as repeat_hotspot_months,
-        {{ ordered_list('period_month', 'period_month', condition='month_index < ' ~ (var('ledger_lookback_months')) ~ ' and is_channel_month') }} as channel_months,
+        {{ ordered_list(
+            'period_month',
+            'period_month',
+            condition='month_index < ' ~ (var('ledger_lookback_months')) ~ ' and is_hotspot_month',
+        ) }} as repeat_hotspot_months,
+        {{ ordered_list(
+            'period_month',
+            'period_month',
+            condition='month_index < ' ~ (var('ledger_lookback_months')) ~ ' and is_channel_month',
+        ) }} as channel_months,
         bool_or(is_complete) filter (where month_index = 0) as is_current_month_complete,
         bool_or(is_channel_month) filter (where month_index = 0) as is_current_channel_month,
         -- a run of channel months that a wholly covered month without them breaks: the run ending now ...
@@ -198,15 +208,30 @@ listed as (
         count(*) filter (where events.channel = 'sensor') as exceedances,
         count(*) filter (where events.is_open) as open_events,
         {{ ordered_list('events.report_channel', 'events.report_channel', distinct=true) }} as channels,
-        {{ ordered_list('events.source_id', 'events.occurred_at, events.source_id', condition="events.channel = 'hotline'") }}
+        {{ ordered_list(
+            'events.source_id', 'events.occurred_at, events.source_id', condition="events.channel = 'hotline'",
+        ) }}
             as request_ids,
-        {{ ordered_list('events.source_id', 'events.occurred_at, events.source_id', condition="events.channel = 'grid'") }}
+        {{ ordered_list(
+            'events.source_id', 'events.occurred_at, events.source_id', condition="events.channel = 'grid'",
+        ) }}
             as grid_case_ids,
-        {{ ordered_list('events.source_id', 'events.occurred_at, events.source_id', condition="events.channel = 'enforcement'") }} as enforcement_case_ids,
-        {{ ordered_list('events.source_id', 'events.occurred_at, events.source_id', condition="events.channel = 'sensor'") }}
+        {{ ordered_list(
+            'events.source_id', 'events.occurred_at, events.source_id', condition="events.channel = 'enforcement'",
+        ) }} as enforcement_case_ids,
+        {{ ordered_list(
+            'events.source_id', 'events.occurred_at, events.source_id', condition="events.channel = 'sensor'",
+        ) }}
             as exceedance_ids,
-        {{ ordered_list("events.responsible_unit_type || ':' || events.responsible_unit_code", "events.responsible_unit_type || ':' || events.responsible_unit_code", condition='events.responsible_unit_code is not null', distinct=true) }} as units_involved,
-        {{ ordered_list('events.uscc', 'events.uscc', condition='events.uscc is not null', distinct=true) }} as enterprise_usccs,
+        {{ ordered_list(
+            "events.responsible_unit_type || ':' || events.responsible_unit_code",
+            "events.responsible_unit_type || ':' || events.responsible_unit_code",
+            condition='events.responsible_unit_code is not null',
+            distinct=true,
+        ) }} as units_involved,
+        {{ ordered_list(
+            'events.uscc', 'events.uscc', condition='events.uscc is not null', distinct=true,
+        ) }} as enterprise_usccs,
         min(events.occurred_at) as first_event_at,
         max(events.occurred_at) as last_event_at
     from events
@@ -229,11 +254,14 @@ final as (
         groups.service_group_name,
         groups.domain_code,
         span.current_month as period_month,
-        (span.current_month - {{ interval_of(var('ledger_lookback_months') ~ ' - 1', 'months') }})::date as lookback_from_month,
+        (span.current_month - {{ interval_of(
+            var('ledger_lookback_months') ~ ' - 1', 'months',
+        ) }})::date as lookback_from_month,
         cast(judged.months_observed as integer) as months_observed,
         cast(judged.months_complete as integer) as months_complete,
         cast(judged.hotspot_months as integer) as hotspot_months,
-        cast(coalesce(judged.repeat_hotspot_months, {{ empty_list() }}) as {{ type_list('date') }}) as repeat_hotspot_months,
+        cast(coalesce(judged.repeat_hotspot_months, {{ empty_list() }}) as {{ type_list('date') }})
+            as repeat_hotspot_months,
         judged.is_hotspot_rule_met,
         cast(coalesce(judged.channel_months, {{ empty_list() }}) as {{ type_list('date') }}) as channel_months,
         cast(judged.channel_streak_months as integer) as channel_streak_months,
@@ -258,10 +286,14 @@ final as (
         cast(coalesce(listed.open_events, 0) as integer) as open_events,
         cast(coalesce(listed.request_ids, {{ empty_list() }}) as {{ type_list(dbt.type_string()) }}) as request_ids,
         cast(coalesce(listed.grid_case_ids, {{ empty_list() }}) as {{ type_list(dbt.type_string()) }}) as grid_case_ids,
-        cast(coalesce(listed.enforcement_case_ids, {{ empty_list() }}) as {{ type_list(dbt.type_string()) }}) as enforcement_case_ids,
-        cast(coalesce(listed.exceedance_ids, {{ empty_list() }}) as {{ type_list(dbt.type_string()) }}) as exceedance_ids,
-        cast(coalesce(listed.units_involved, {{ empty_list() }}) as {{ type_list(dbt.type_string()) }}) as units_involved,
-        cast(coalesce(listed.enterprise_usccs, {{ empty_list() }}) as {{ type_list(dbt.type_string()) }}) as enterprise_usccs,
+        cast(coalesce(listed.enforcement_case_ids, {{ empty_list() }}) as {{ type_list(dbt.type_string()) }})
+            as enforcement_case_ids,
+        cast(coalesce(listed.exceedance_ids, {{ empty_list() }}) as {{ type_list(dbt.type_string()) }})
+            as exceedance_ids,
+        cast(coalesce(listed.units_involved, {{ empty_list() }}) as {{ type_list(dbt.type_string()) }})
+            as units_involved,
+        cast(coalesce(listed.enterprise_usccs, {{ empty_list() }}) as {{ type_list(dbt.type_string()) }})
+            as enterprise_usccs,
         listed.first_event_at,
         listed.last_event_at,
         span.data_as_of

@@ -64,7 +64,8 @@ chain_events as (
     select
         events.*,
         events.channel = 'sensor'
-            and events.occurred_at >= as_of.data_as_of - {{ interval_of(ledger_recent_days(), 'days') }} as is_recent_exceedance
+            and events.occurred_at >= as_of.data_as_of - {{ interval_of(ledger_recent_days(), 'days') }}
+                as is_recent_exceedance
     from events
     cross join as_of
     where events.is_counted
@@ -141,7 +142,8 @@ parties as (
 -- which party holds each open event (an event is held by several: its place and its unit)
 holdings as (
 
-    select community_code, service_group, 'community' as party_role, community_code as party_code, * {{ star_exclude() }} (community_code, service_group)
+    select community_code, service_group, 'community' as party_role, community_code as party_code, *
+        {{ star_exclude() }} (community_code, service_group)
     from chain_events
     where is_open or is_recent_exceedance
 
@@ -225,7 +227,8 @@ final as (
             then coalesce(held.open_enforcement_cases, 0) end as integer) as open_enforcement_cases,
         cast(case when parties.party_role in ('community', 'grid', 'frontage_enterprise')
             then coalesce(held.recent_exceedances, 0) end as integer) as recent_exceedances,
-        cast(coalesce(held.open_work_event_ids, {{ empty_list() }}) as {{ type_list(dbt.type_string()) }}) as open_work_event_ids,
+        cast(coalesce(held.open_work_event_ids, {{ empty_list() }}) as {{ type_list(dbt.type_string()) }})
+            as open_work_event_ids,
         frontage.frontage_qualified_by,
         frontage.nearest_distance_m as frontage_distance_m,
         cast(frontage.sensor_place_ids as {{ type_list(dbt.type_string()) }}) as frontage_sensor_place_ids,
