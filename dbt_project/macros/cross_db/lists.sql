@@ -43,8 +43,9 @@
 {#- The rows' values as a list in a given order (DuckDB's list(value order by ...) filter (where ...)), as an
     aggregate. `order_by`: DuckDB's order by list (`a desc, b`); `condition`: the rows taken (all by default);
     `distinct`: each value once (then ordered by itself: `order_by` is the value). Null when no row is taken, as
-    DuckDB's list() over no row. Spark has no ordered aggregate for lists: it collects (order key, value) pairs and
-    sorts them with a comparator over the keys (null keys compare as equal). -#}
+    DuckDB's list() over no row. Spark has no ordered aggregate for lists: it collects (order keys, value) structs
+    and sorts them with a comparator over the keys, nulls last as DuckDB orders them; with `distinct`, it sorts the
+    set it collects, which leaves a null value out (DuckDB's would list it once: the models take no null there). -#}
 {% macro ordered_list(value, order_by, condition=none, distinct=false) -%}
     {{ return(adapter.dispatch('ordered_list', 'gridlake')(value, order_by, condition, distinct)) }}
 {%- endmacro %}
@@ -59,23 +60,21 @@
     {%- if distinct -%}
         {%- set listed = 'array_sort(collect_set(' ~ taken.replace('{}', value) ~ '))' -%}
     {%- else -%}
-        {%- set keys = [] -%}
+        {%- set fields = [] -%}
+        {%- set compare = [] -%}
         {%- for item in order_by.split(',') -%}
             {%- set words = item.strip().split(' ') -%}
-            {%- do keys.append({'expr': words[:-1] | join(' ') if words[-1] | lower in ('asc', 'desc') else words | join(' '),
-                                'desc': words[-1] | lower == 'desc'}) -%}
-        {%- endfor -%}
-        {%- set fields = [] -%}
-        {%- for key in keys -%}
-            {%- do fields.append("'k" ~ loop.index ~ "', " ~ key.expr) -%}
+            {%- set descending = words[-1] | lower == 'desc' -%}
+            {%- set expr = (words[:-1] if words[-1] | lower in ('asc', 'desc') else words) | join(' ') -%}
+            {%- set l, r = 'l.k' ~ loop.index, 'r.k' ~ loop.index -%}
+            {%- do fields.append("'k" ~ loop.index ~ "', " ~ expr) -%}
+            {%- do compare.append(
+                'when ' ~ l ~ ' is null and ' ~ r ~ ' is not null then 1 '
+                ~ 'when ' ~ l ~ ' is not null and ' ~ r ~ ' is null then -1 '
+                ~ 'when ' ~ l ~ ' < ' ~ r ~ ' then ' ~ ('1' if descending else '-1') ~ ' '
+                ~ 'when ' ~ l ~ ' > ' ~ r ~ ' then ' ~ ('-1' if descending else '1')) -%}
         {%- endfor -%}
         {%- set pair = 'named_struct(' ~ fields | join(', ') ~ ", 'v', " ~ value ~ ')' -%}
-        {%- set compare = [] -%}
-        {%- for key in keys -%}
-            {%- set first, second = ('r', 'l') if key.desc else ('l', 'r') -%}
-            {%- do compare.append('when ' ~ first ~ '.k' ~ loop.index ~ ' < ' ~ second ~ '.k' ~ loop.index ~ ' then -1 when '
-                                  ~ first ~ '.k' ~ loop.index ~ ' > ' ~ second ~ '.k' ~ loop.index ~ ' then 1') -%}
-        {%- endfor -%}
         {%- set listed = 'transform(array_sort(collect_list(' ~ taken.replace('{}', pair) ~ '), (l, r) -> case '
                          ~ compare | join(' ') ~ ' else 0 end), pair -> pair.v)' -%}
     {%- endif -%}
