@@ -21,7 +21,7 @@ from typing import Any
 from gridlake.settings import Settings, get_settings, repo_root
 
 __all__ = ["SPARK_TARGET", "WAREHOUSE_ASSET_URI", "DbtFailed", "DbtResult", "build_record_path", "dbt_env",
-           "dbt_vars", "paths", "run_dbt", "settings_changed"]
+           "dbt_vars", "paths", "run_dbt", "settings_changed", "unlanded_sources"]
 
 PROJECT_DIR = repo_root() / "dbt_project"
 # The Airflow Asset a whole build updates (the transform DAG's outlet, the publish DAG's schedule).
@@ -153,6 +153,23 @@ def _release_warehouse() -> None:
     gc.collect()
 
 
+def unlanded_sources(lake: Path) -> dict[str, list[list[str]]]:
+    """The raw entities with no landed file yet (only their ``_schema.parquet``), each with its declared columns
+    as (name, Spark type): Spark cannot read a folder holding that file alone (its name starts with ``_``, which
+    Spark's listing skips), so the Spark build gives their sources an empty view of these columns
+    (dbt_project/macros/cross_db/raw_sources.sql). Keys: ``<platform>.<entity>``."""
+    import pyarrow.parquet as pq
+    from pyspark.sql.pandas.types import from_arrow_schema
+
+    out: dict[str, list[list[str]]] = {}
+    for declared in sorted((lake / "raw").glob("*/*/_schema.parquet")):
+        entity = declared.parent
+        if not any(entity.glob("ingest_date=*/*.parquet")):
+            columns = from_arrow_schema(pq.read_schema(declared)).fields
+            out[f"{entity.parent.name}.{entity.name}"] = [[c.name, c.dataType.simpleString()] for c in columns]
+    return out
+
+
 def run_dbt(args: Sequence[str], *, settings: Settings | None = None, check: bool = True,
             target: str | None = None) -> DbtResult:
     """Run a dbt command (``["build"]``, ``["build", "--select", "staging"]``, ``["docs", "generate"]``...) on
@@ -171,6 +188,7 @@ def run_dbt(args: Sequence[str], *, settings: Settings | None = None, check: boo
     spark = target == SPARK_TARGET
     if spark:
         where.spark.mkdir(parents=True, exist_ok=True)
+        given["spark_unlanded_sources"] = unlanded_sources(where.lake)
     builds = bool(args) and args[0] in ("build", "run")
     read: dict[str, Any] = {}
     if builds:  # a load killed between its commit and its move: its files must be in place for dbt's globs
