@@ -9,14 +9,15 @@ UV = $(shell command -v uv 2>/dev/null || echo python3 -m uv)
 
 # Root installs Debian's packages itself; anyone else through sudo.
 SUDO = $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-SYSTEM_PACKAGES = chromium fonts-noto-cjk redis-server
+SYSTEM_PACKAGES = chromium fonts-noto-cjk redis-server openjdk-17-jre-headless
 
 # What gridlake needs from Debian, when missing: Chromium (it prints the reports' PDFs; the browser test renders the
-# HTML in it), a CJK font (Chinese that renders in the charts, the pages and the PDFs) and Redis (the Celery broker
-# of the local cluster, simulators/cluster.py, and its test).
+# HTML in it), a CJK font (Chinese that renders in the charts, the pages and the PDFs), Redis (the Celery broker
+# of the local cluster, simulators/cluster.py, and its test) and Java 17 for pyspark (the dbt project's Spark build,
+# tests/dbt/test_spark.py).
 system:
 	@if ! command -v chromium >/dev/null 2>&1 || ! fc-list :lang=zh 2>/dev/null | grep -q . \
-		|| ! command -v redis-server >/dev/null 2>&1; then \
+		|| ! command -v redis-server >/dev/null 2>&1 || ! command -v java >/dev/null 2>&1; then \
 		echo "installing $(SYSTEM_PACKAGES) from Debian"; \
 		export DEBIAN_FRONTEND=noninteractive; \
 		$(SUDO) apt-get install -y -qq --no-install-recommends $(SYSTEM_PACKAGES) >/dev/null \

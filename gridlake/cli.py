@@ -26,12 +26,13 @@ def show_settings() -> None:
 
 
 @app.command("build", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
-def build(ctx: typer.Context) -> None:
+def build(ctx: typer.Context, spark: bool = typer.Option(
+        False, "--spark", help="Build on a local SparkSession (dbt-spark) instead of the DuckDB warehouse.")) -> None:
     """Build the dbt project on the lake (dbt build; extra arguments go to dbt, e.g. --select staging)."""
-    from gridlake.transform import DbtFailed, run_dbt
+    from gridlake.transform import SPARK_TARGET, DbtFailed, run_dbt
 
     try:
-        run_dbt(["build", *ctx.args])
+        run_dbt(["build", *ctx.args], target=SPARK_TARGET if spark else None)
     except DbtFailed as err:
         typer.echo(str(err), err=True)
         raise typer.Exit(1) from None

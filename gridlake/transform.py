@@ -9,7 +9,9 @@ dbt's ``manifest.json``: a build and a publication may run on machines that shar
 ``warehouse_for_reading`` gives readers those files, in place on disk, downloaded from an object store.
 
 dbt runs in this process (``dbtRunner``); a script that calls it guards its entry point with
-``if __name__ == "__main__":`` (dbt may start worker processes).
+``if __name__ == "__main__":`` (dbt may start worker processes). The default target is the DuckDB warehouse;
+``target="spark"`` builds the same project on a local SparkSession started in this process (dbt-spark's session
+method; dbt_project/README.md, "Spark"), its warehouse and metastore under ``$GRIDLAKE_HOME/spark``.
 """
 
 from __future__ import annotations
@@ -28,12 +30,14 @@ from typing import Any
 from gridlake.settings import Settings, get_settings, repo_root
 from gridlake.storage import Store
 
-__all__ = ["WAREHOUSE_ASSET_URI", "DbtFailed", "DbtResult", "build_record_path", "dbt_env", "dbt_vars", "paths",
-           "run_dbt", "settings_changed", "warehouse_for_reading"]
+__all__ = ["SPARK_TARGET", "WAREHOUSE_ASSET_URI", "DbtFailed", "DbtResult", "build_record_path", "dbt_env",
+           "dbt_vars", "paths", "run_dbt", "settings_changed", "unlanded_sources", "warehouse_for_reading"]
 
 PROJECT_DIR = repo_root() / "dbt_project"
 # The Airflow Asset a whole build updates (the transform DAG's outlet, the publish DAG's schedule).
 WAREHOUSE_ASSET_URI = "gridlake://warehouse/gridlake"
+# The profile's output (dbt_project/profiles.yml) that builds on Spark; the default one builds the DuckDB warehouse.
+SPARK_TARGET = "spark"
 log = logging.getLogger(__name__)
 
 
@@ -60,14 +64,17 @@ class Paths:
     warehouse: Path
     target: Path
     logs: Path
+    spark: Path
 
 
 def paths(settings: Settings | None = None) -> Paths:
-    """Where the lake is read and the warehouse, target and logs are written (the warehouse: its local copy)."""
+    """Where the lake is read and the warehouse, target and logs are written (the warehouse: its local copy;
+    ``spark``: the Spark build's warehouse directory, metastore and its own dbt target)."""
     settings = settings or get_settings()
     home = settings.home
-    return Paths(lake=Store.default(settings).child("lake").url(), warehouse=home / "warehouse" / "gridlake.duckdb",
-                 target=home / "dbt" / "target", logs=home / "dbt" / "logs")
+    return Paths(lake=Store.default(settings).child("lake").locate(""),
+                 warehouse=home / "warehouse" / "gridlake.duckdb", target=home / "dbt" / "target",
+                 logs=home / "dbt" / "logs", spark=home / "spark")
 
 
 # The warehouse's files as kept in the store (when it is not $GRIDLAKE_HOME): under ``warehouse/``.
@@ -126,7 +133,7 @@ def warehouse_for_reading(settings: Settings | None = None) -> Iterator[Paths]:
     folder = Path(tempfile.mkdtemp(prefix="gridlake-warehouse-", dir=_scratch(settings)))
     try:
         copy = Paths(lake=where.lake, warehouse=folder / "warehouse" / "gridlake.duckdb", target=folder / "target",
-                     logs=where.logs)
+                     logs=where.logs, spark=where.spark)
         for name in ("gridlake.duckdb", "last_build.json", "manifest.json"):
             if remote.exists(name):
                 remote.download(name, _local_file(copy, name))
@@ -174,9 +181,10 @@ def dbt_vars(settings: Settings | None = None) -> dict[str, Any]:
 
 def dbt_env(where: Paths | None = None) -> dict[str, str]:
     """The environment the project reads (``env_var()`` in profiles.yml and the sources): the lake (a folder or
-    a URI: the profile's plugin lets DuckDB read it), the warehouse's local copy."""
+    a URI: the profile's plugin lets DuckDB read it), the warehouse's local copy, the Spark build's home."""
     where = where or paths()
-    return {"GRIDLAKE_LAKE": str(where.lake), "GRIDLAKE_WAREHOUSE": str(where.warehouse)}
+    return {"GRIDLAKE_LAKE": str(where.lake), "GRIDLAKE_WAREHOUSE": str(where.warehouse),
+            "GRIDLAKE_SPARK_HOME": str(where.spark)}
 
 
 @contextmanager
@@ -228,9 +236,29 @@ def _release_warehouse() -> None:
     gc.collect()
 
 
-def run_dbt(args: Sequence[str], *, settings: Settings | None = None, check: bool = True) -> DbtResult:
+def unlanded_sources(lake: Path) -> dict[str, list[list[str]]]:
+    """The raw entities with no landed file yet (only their ``_schema.parquet``), each with its declared columns
+    as (name, Spark type): Spark cannot read a folder holding that file alone (its name starts with ``_``, which
+    Spark's listing skips), so the Spark build gives their sources an empty view of these columns
+    (dbt_project/macros/cross_db/raw_sources.sql). Keys: ``<platform>.<entity>``."""
+    import pyarrow.parquet as pq
+    from pyspark.sql.pandas.types import from_arrow_schema
+
+    out: dict[str, list[list[str]]] = {}
+    for declared in sorted((lake / "raw").glob("*/*/_schema.parquet")):
+        entity = declared.parent
+        if not any(entity.glob("ingest_date=*/*.parquet")):
+            columns = from_arrow_schema(pq.read_schema(declared)).fields
+            out[f"{entity.parent.name}.{entity.name}"] = [[c.name, c.dataType.simpleString()] for c in columns]
+    return out
+
+
+def run_dbt(args: Sequence[str], *, settings: Settings | None = None, check: bool = True,
+            target: str | None = None) -> DbtResult:
     """Run a dbt command (``["build"]``, ``["build", "--select", "staging"]``, ``["docs", "generate"]``...) on
-    the project, with the settings as vars; raises ``DbtFailed`` naming the failed nodes when ``check``."""
+    the project, with the settings as vars; raises ``DbtFailed`` naming the failed nodes when ``check``.
+    ``target``: the profile's output, the DuckDB warehouse by default; ``SPARK_TARGET`` builds on Spark (its own
+    dbt target directory; the records of the warehouse's last build are the DuckDB warehouse's only)."""
     import json
 
     from dbt.cli.main import dbtRunner
@@ -240,8 +268,15 @@ def run_dbt(args: Sequence[str], *, settings: Settings | None = None, check: boo
     where.warehouse.parent.mkdir(parents=True, exist_ok=True)
     given = dbt_vars(settings)
     args = list(args)
+    spark = target == SPARK_TARGET
+    if spark:
+        if not isinstance(where.lake, Path):
+            raise ValueError(f"the Spark build reads the raw zone from a folder, not from {where.lake}: a Spark "
+                             "cluster reads an object store through its own S3 connector (docs/deployment.md)")
+        where.spark.mkdir(parents=True, exist_ok=True)
+        given["spark_unlanded_sources"] = unlanded_sources(where.lake)
     builds = bool(args) and args[0] in ("build", "run")
-    remote = _remote_warehouse(settings)
+    remote = None if spark else _remote_warehouse(settings)  # the store keeps the DuckDB warehouse's copy
     if remote is not None and args and args[0] in ("build", "run", "seed", "snapshot", "test", "docs", "show"):
         _fetch_warehouse(remote, where)
     read: dict[str, Any] = {}
@@ -254,7 +289,8 @@ def run_dbt(args: Sequence[str], *, settings: Settings | None = None, check: boo
             log.warning("moved %d committed batches left in staging by killed loads into place", finished)
         read = {"started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                 "raw_batches": lake.committed_batches()}
-    changed = settings_changed(where, given) if builds and "--full-refresh" not in args else {}
+    # on Spark the incremental models are tables (dbt_project/README.md, "Spark"): nothing kept to rebuild
+    changed = settings_changed(where, given) if builds and not spark and "--full-refresh" not in args else {}
     if changed:
         # Incremental models keep what they computed with the settings of their last build (a threshold, a
         # stuck or gap limit): with other settings, only a rebuild from scratch gives what a full build gives.
@@ -262,13 +298,16 @@ def run_dbt(args: Sequence[str], *, settings: Settings | None = None, check: boo
                     ", ".join(f"{name} {old} -> {new}" for name, (old, new) in sorted(changed.items())))
         args.append("--full-refresh")
     command = [*args, "--project-dir", str(PROJECT_DIR), "--profiles-dir", str(PROJECT_DIR),
-               "--target-path", str(where.target), "--log-path", str(where.logs),
+               "--target-path", str(where.spark / "target" if spark else where.target), "--log-path", str(where.logs),
                "--vars", json.dumps(given)]
+    if target:
+        command += ["--target", target]
     with _environment(where):
         try:
             result = dbtRunner().invoke(command)
         finally:
-            _release_warehouse()
+            if not spark:
+                _release_warehouse()
     nodes: dict[str, tuple[str, str]] = {}
     for item in getattr(result.result, "results", None) or []:
         node = getattr(item, "node", None)
@@ -276,7 +315,7 @@ def run_dbt(args: Sequence[str], *, settings: Settings | None = None, check: boo
         nodes[name] = (str(getattr(item.status, "value", item.status)), str(item.message or ""))
     outcome = DbtResult(tuple(args), nodes, result)
     whole = not any(arg in _SELECTORS for arg in args)
-    if builds and whole and result.success:  # the settings the whole warehouse was built with, now
+    if builds and whole and result.success and not spark:  # the settings the whole warehouse was built with, now
         _vars_path(where).write_text(json.dumps(given, sort_keys=True, indent=1), encoding="utf-8")
         # ... and the raw batches it read (at least these: a load committed during the build may be in too)
         read["finished_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")

@@ -55,10 +55,10 @@
     newest version of each `key` among them). A model starts `with {{ citymgmt_incremental_source(...) }},`. -#}
 {% macro citymgmt_incremental_source(entity, key, unique_key) -%}
 {{ config(
-    materialized='incremental',
+    materialized=incremental_materialization(),
     unique_key=unique_key,
     incremental_strategy='delete+insert',
-    post_hook="{{ citymgmt_drop_deleted() }}",
+    post_hook=["{{ citymgmt_drop_deleted() }}"] if incremental_materialization() == 'incremental' else [],
     on_schema_change='fail',
 ) }}
 source as (
@@ -114,7 +114,7 @@ anchored as (
         affected.{{ series_by }},
         coalesce(
             {%- if runs %}
-            arg_max(held.value_unchanged_since, held.{{ at }}),
+            {{ arg_max('held.value_unchanged_since', 'held.' ~ at) }},
             {%- else %}
             max(held.{{ at }}),
             {%- endif %}
@@ -143,11 +143,11 @@ bounds as (
 
 ),
 
-held_window as materialized (
+held_window as {{ cte_hint("materialized") }} (
 
     -- (materialized: cut to the window first, then compared with the new keys, not the whole table)
     select
-        held.* exclude ({{ derived | join(', ') }}),
+        held.* {{ star_exclude() }} ({{ derived | join(', ') }}),
         held.{{ at }} < bounds.window_from as is_context
     from {{ this }} as held
     inner join bounds
@@ -220,7 +220,8 @@ deleted as (
                                  neighbours={'value': 'occupied'}) %} ... as is_spike {% endcall %}
     The neighbours are dropped again. With runs (a stuck rule: the `value` neighbour's column), also the run of
     one value each reading belongs to: value_unchanged_since (its first reading) and is_stuck. `final`: the
-    readings written back (not the context row read for its neighbours) and the soft deletes. -#}
+    readings written back (not the context row read for its neighbours) and, on an incremental run, the soft deletes
+    (a full build has none: `deleted` is empty). -#}
 {% macro citymgmt_flagged(series_by, at, key, neighbours, runs=false) -%}
 neighbours as (
 
@@ -253,7 +254,7 @@ runs as (
 flagged as (
 
     select
-        * exclude (
+        * {{ star_exclude() }} (
             {%- for name in neighbours %}previous_{{ name }}, next_{{ name }}, {% endfor -%}
             previous_at, next_at{% if runs %}, run_number{% endif %}),
         {%- if runs %}
@@ -273,9 +274,11 @@ flagged as (
 
 final as (
 
-    select * exclude (is_context) from flagged where not is_context
+    select * {{ star_exclude() }} (is_context) from flagged where not is_context
+    {%- if is_incremental() %}
     union all by name
     select * from deleted
+    {%- endif %}
 
 )
 {%- endmacro %}
@@ -317,7 +320,7 @@ final as (
     reading inside a gap is written with its previous neighbour, and the readings after it (its next neighbour
     among them) are recomputed; the first reading of the window reads its previous one from the context row. -#}
 {% macro citymgmt_gap_before_minutes(at) -%}
-    (epoch({{ at }}) - epoch(previous_at)) / 60.0
+    ({{ epoch_seconds(at) }} - {{ epoch_seconds('previous_at') }}) / 60.0
 {%- endmacro %}
 
 
@@ -342,9 +345,9 @@ final as (
 {% macro citymgmt_position_spike(at, max_kmh, min_km) -%}
     coalesce(
         {{ citymgmt_distance_km('previous_lat', 'previous_lon', 'lat', 'lon') }} > greatest(
-            {{ min_km }}, {{ max_kmh }} * epoch({{ at }} - previous_at) / 3600.0)
+            {{ min_km }}, {{ max_kmh }} * {{ seconds_between('previous_at', at) }} / 3600.0)
         and {{ citymgmt_distance_km('lat', 'lon', 'next_lat', 'next_lon') }} > greatest(
-            {{ min_km }}, {{ max_kmh }} * epoch(next_at - {{ at }}) / 3600.0),
+            {{ min_km }}, {{ max_kmh }} * {{ seconds_between(at, 'next_at') }} / 3600.0),
         false
     )
 {%- endmacro %}
@@ -355,7 +358,7 @@ final as (
 {% macro citymgmt_is_stuck(value, first_at, last_at) -%}
     coalesce(
         {{ value }} is not null
-        and epoch({{ last_at }}) - epoch({{ first_at }}) >= {{ var('stuck_sensor_hours') }} * 3600,
+        and {{ epoch_seconds(last_at) }} - {{ epoch_seconds(first_at) }} >= {{ var('stuck_sensor_hours') }} * 3600,
         false
     )
 {%- endmacro %}

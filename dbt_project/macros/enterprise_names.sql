@@ -5,6 +5,8 @@
     name stay as registered). Null or blank gives null. -#}
 {% macro enterprise_clean_name(expr) -%}
     nullif(trim(replace(replace(
-        regexp_replace(regexp_replace(translate({{ expr }}, '（）　', '() '), '\s+', ' ', 'g'), ' ?([^\x00-\x7F]) ?', '\1', 'g'),
+        {{ regexp_replace_all(
+            regexp_replace_all("translate(" ~ expr ~ ", '（）　', '() ')", '\\s+', ' '), ' ?([^\\x00-\\x7F]) ?', '\\1'
+        ) }},
         '( ', '('), ' )', ')')), '')
 {%- endmacro %}

@@ -5,9 +5,9 @@
 {% macro enterprise_uscc_rejection_reason(expr) -%}
     case
         when {{ expr }} is null then 'missing'
-        when regexp_full_match({{ expr }}, '[0-9]{15}') then 'registration_number'
+        when {{ regexp_matches_whole(expr, '[0-9]{15}') }} then 'registration_number'
         when length({{ expr }}) <> 18 then 'wrong_length'
-        when not regexp_full_match({{ expr }}, '[0-9A-HJ-NPQRTUWXY]{18}') then 'bad_character'
+        when not {{ regexp_matches_whole(expr, '[0-9A-HJ-NPQRTUWXY]{18}') }} then 'bad_character'
         when not {{ uscc_is_valid(expr) }} then 'bad_check'
     end
 {%- endmacro %}

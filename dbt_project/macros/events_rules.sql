@@ -51,7 +51,9 @@
         when 'enforcement_case' then
             case
                 when {{ alias }}.penalty_cny >= {{ events_high_penalty_cny() }}
-                    or list_contains(coalesce({{ alias }}.measures, []), 'confiscation') then 'high'
+                    or {{ list_has(
+                        'coalesce(' ~ alias ~ '.measures, ' ~ empty_list() ~ ')', "'confiscation'",
+                    ) }} then 'high'
                 when {{ alias }}.status = 'revoked' then 'low'
                 when {{ alias }}.status in ('decided', 'closed') and coalesce({{ alias }}.penalty_cny, 0) <= 0
                     then 'low'

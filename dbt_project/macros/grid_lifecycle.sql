@@ -3,7 +3,7 @@
 
 {#- Hours from one instant to another (negative when the second is earlier); null when either is null. -#}
 {% macro grid_hours_between(start_at, end_at) -%}
-    (epoch({{ end_at }}) - epoch({{ start_at }})) / 3600.0
+    ({{ epoch_seconds(end_at) }} - {{ epoch_seconds(start_at) }}) / 3600.0
 {%- endmacro %}
 
 {#- The handling limit (hours) of a case kind, from the settings passed as vars: 3 days for a component (部件),

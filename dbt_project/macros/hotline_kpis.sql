@@ -108,7 +108,7 @@
 
     unit_names as (
 
-        select unit_type, unit_code, arg_max(unit_name, dispatched_at) as unit_name
+        select unit_type, unit_code, {{ arg_max('unit_name', 'dispatched_at') }} as unit_name
         from {{ dispatches }}
         group by all
 

@@ -98,7 +98,7 @@
         } -%}
     {%- elif domain_code == 'heavy_diesel' -%}
         {%- set reading = {
-            'model': 'stg_citymgmt__diesel_obd', 'sensor_id': 'readings.vin_hash', 'place_id': 'null::varchar',
+            'model': 'stg_citymgmt__diesel_obd', 'sensor_id': 'readings.vin_hash', 'place_id': 'null::' ~ dbt.type_string(),
             'reading_id': 'readings.obd_id', 'reading_at': 'readings.recorded_at',
             'measured_value': 'cast(readings.nox_ppm as double)', 'is_over_threshold': 'readings.is_exceedance',
             'fix_grid_code': 'located.grid_code', 'fix_street_code': 'located.street_code',
@@ -113,7 +113,7 @@
         '{{ domain_code }}' as domain_code,
         {{ columns.sensor_id }} as sensor_id,
         {{ columns.place_id }} as place_id,
-        cast({{ columns.reading_id }} as varchar) as reading_id,
+        cast({{ columns.reading_id }} as {{ dbt.type_string() }}) as reading_id,
         {{ columns.reading_at }} as reading_at,
         readings.ingested_at,
         {{ columns.value_unchanged_since }} as value_unchanged_since,
@@ -137,9 +137,9 @@
     no capacity, no fix location; no register joined. -#}
 {% macro iot_reading_defaults(sensor_id) -%}
     {{ return({
-        'place_id': sensor_id, 'value_unchanged_since': 'null::timestamptz', 'measured_value': 'null::double',
+        'place_id': sensor_id, 'value_unchanged_since': 'null::' ~ type_instant(), 'measured_value': 'null::double',
         'is_stuck': 'false', 'is_over_threshold': 'false', 'is_over_severe': 'false', 'is_active': 'null::boolean',
-        'capacity': 'null::integer', 'fix_grid_code': 'null::varchar', 'fix_street_code': 'null::varchar',
+        'capacity': 'null::integer', 'fix_grid_code': 'null::' ~ dbt.type_string(), 'fix_street_code': 'null::' ~ dbt.type_string(),
         'join': '',
     }) }}
 {%- endmacro %}
@@ -150,7 +150,17 @@
     that conversion goes through ICU's calendar per row: over the tens of millions of readings a day's build
     groups, it took most of int_sensor_days_aggregated's time (bench/pipeline.py), this a fifth of it. -#}
 {% macro iot_local_date(expr) -%}
+    {{ return(adapter.dispatch('iot_local_date', 'gridlake')(expr)) }}
+{%- endmacro %}
+
+{% macro default__iot_local_date(expr) -%}
     (date '1970-01-01' + cast(floor((epoch_us({{ expr }}) + 28800000000) / 86400000000) as integer))
+{%- endmacro %}
+
+{#- Spark: its cast to a date reads the instant in the session time zone (Asia/Shanghai), without a calendar
+    library per row. -#}
+{% macro spark__iot_local_date(expr) -%}
+    {{ local_date(expr) }}
 {%- endmacro %}
 
 

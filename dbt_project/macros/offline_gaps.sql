@@ -11,20 +11,24 @@
 {%- endmacro %}
 
 
-{#- The readings of a domain that end an offline gap, in iot_readings' shape of a reading (reading_id as text)
+{#- The readings of a domain that end an offline gap, in iot_readings' shape of a reading (reading_id as varchar)
     with the instant the gap began (`gap_from`: the previous reading's time, from gap_before_minutes, rounded to
     the microsecond the timestamps carry). Only for iot_offline_gap_domains(). -#}
 {% macro iot_offline_gap_ends(domain_code) -%}
     {%- if domain_code == 'road_dust' %}
     select
-        cast(dust_reading_id as varchar) as reading_id,
-        measured_at - to_microseconds(cast(round(gap_before_minutes * 60000000) as bigint)) as gap_from
+        cast(dust_reading_id as {{ dbt.type_string() }}) as reading_id,
+        measured_at - {{ interval_of(
+            'cast(round(gap_before_minutes * 60000000) as bigint)', 'microseconds',
+        ) }} as gap_from
     from {{ ref('stg_citymgmt__dust_readings') }}
     where is_after_gap and sensor_id is not null
     {%- elif domain_code == 'static_traffic' %}
     select
-        cast(occupancy_id as varchar) as reading_id,
-        recorded_at - to_microseconds(cast(round(gap_before_minutes * 60000000) as bigint)) as gap_from
+        cast(occupancy_id as {{ dbt.type_string() }}) as reading_id,
+        recorded_at - {{ interval_of(
+            'cast(round(gap_before_minutes * 60000000) as bigint)', 'microseconds',
+        ) }} as gap_from
     from {{ ref('stg_citymgmt__parking_occupancy') }}
     where is_after_gap and lot_id is not null
     {%- else %}

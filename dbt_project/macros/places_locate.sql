@@ -66,7 +66,7 @@
             cast(floor({{ places_y_m(left_lat) }} / ({{ radius_m }})) as bigint) as bucket_y
         from {{ left }}
         where {{ left_lat }} is not null and {{ left_lon }} is not null
-            and isfinite({{ left_lat }}) and isfinite({{ left_lon }})
+            and {{ is_finite(left_lat) }} and {{ is_finite(left_lon) }}
     ) as left_points
     inner join (
         select
@@ -79,7 +79,7 @@
         cross join (values (-1), (0), (1)) as neighbour_x (step)
         cross join (values (-1), (0), (1)) as neighbour_y (step)
         where {{ right_lat }} is not null and {{ right_lon }} is not null
-            and isfinite({{ right_lat }}) and isfinite({{ right_lon }})
+            and {{ is_finite(right_lat) }} and {{ is_finite(right_lon) }}
     ) as right_points
         on right_points.bucket_x = left_points.bucket_x
         and right_points.bucket_y = left_points.bucket_y

@@ -15,6 +15,10 @@
     (`uscc_code`, through a one-element list) rather than written out at each of its 19 uses: inlined, the
     normalisation ran 19 times per row, and the check took seconds over a few tens of thousands of codes. -#}
 {% macro uscc_is_valid(expr) -%}
+    {{ return(adapter.dispatch('uscc_is_valid', 'gridlake')(expr)) }}
+{%- endmacro %}
+
+{% macro default__uscc_is_valid(expr) -%}
     coalesce(
         list_transform([{{ expr }}], lambda uscc_code:
             regexp_full_match(uscc_code, '[0-9A-HJ-NPQRTUWXY]{18}')
@@ -28,6 +32,30 @@
                 1
             ) = substr(uscc_code, 18, 1)
         )[1],
+        false
+    )
+{%- endmacro %}
+
+{#- Spark: the same check with its array functions (transform, aggregate, element_at: 1-based like DuckDB's
+    lists; a lambda written x -> ...). -#}
+{% macro spark__uscc_is_valid(expr) -%}
+    coalesce(
+        element_at(transform(array({{ expr }}), uscc_code ->
+            regexp_like(uscc_code, '^[0-9A-HJ-NPQRTUWXY]{18}$')
+            and substr(
+                {{ uscc_alphabet() }},
+                cast((31 - cast(aggregate(
+                    transform(
+                        sequence(1, 17),
+                        uscc_position -> (instr({{ uscc_alphabet() }}, substr(uscc_code, uscc_position, 1)) - 1)
+                            * element_at(array(1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28), uscc_position)
+                    ),
+                    0,
+                    (uscc_sum, uscc_term) -> uscc_sum + uscc_term
+                ) as bigint) % 31) % 31 + 1 as int),
+                1
+            ) = substr(uscc_code, 18, 1)
+        ), 1),
         false
     )
 {%- endmacro %}

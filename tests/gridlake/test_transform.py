@@ -1,13 +1,17 @@
-"""gridlake.transform: the settings reach dbt as vars, and every var the project reads is given."""
+"""gridlake.transform: the settings reach dbt as vars, every var the project reads is given, and the Spark build
+knows which raw entities have landed nothing yet."""
 
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from gridlake.settings import Settings
-from gridlake.transform import PROJECT_DIR, dbt_vars
+from gridlake.transform import PROJECT_DIR, dbt_vars, unlanded_sources
 
 
 def test_a_setting_changed_in_the_environment_reaches_dbt(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -28,4 +32,22 @@ def test_every_var_the_project_reads_is_given() -> None:
             continue
         used |= set(re.findall(r"""var\(\s*['"]([a-z0-9_]+)['"]""", path.read_text(encoding="utf-8")))
     assert used, "the project reads no var: the pattern above is wrong"
-    assert used - set(dbt_vars(Settings())) == set()
+    # spark_unlanded_sources: run_dbt gives it on Spark only, from the lake (test_unlanded_sources_...)
+    assert used - set(dbt_vars(Settings())) - {"spark_unlanded_sources"} == set()
+
+
+def test_unlanded_sources_are_the_entities_with_only_their_declared_schema(tmp_path: Path) -> None:
+    """What the Spark build needs for an entity Spark cannot read yet: its declared columns in Spark's types; an
+    entity with a landed file is read from its files."""
+    schema = pa.schema([("request_id", pa.string()), ("received_at", pa.timestamp("us", tz="UTC")),
+                        ("amount", pa.decimal128(8, 1)), ("tags", pa.list_(pa.string()))])
+    for entity in ("requests", "services"):
+        folder = tmp_path / "raw" / "hotline" / entity
+        folder.mkdir(parents=True)
+        pq.write_table(schema.empty_table(), folder / "_schema.parquet")
+    landed = tmp_path / "raw" / "hotline" / "services" / "ingest_date=2026-11-20"
+    landed.mkdir()
+    pq.write_table(schema.empty_table(), landed / "batch-0001.parquet")
+    assert unlanded_sources(tmp_path) == {"hotline.requests": [
+        ["request_id", "string"], ["received_at", "timestamp"], ["amount", "decimal(8,1)"], ["tags", "array<string>"],
+    ]}

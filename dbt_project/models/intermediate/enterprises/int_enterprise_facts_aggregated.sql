@@ -43,7 +43,7 @@ reference as (
 
     select
         max(updated_at) as reference_at,
-        (max(updated_at) at time zone 'Asia/Shanghai')::date as reference_date
+        {{ local_date('max(updated_at)') }} as reference_date
     from (
         select updated_at from subjects
         union all
@@ -75,10 +75,10 @@ credit_records as (
         uscc,
         count(*) filter (where kind = 'penalty') as penalties_in_force,
         coalesce(sum(penalty_cny) filter (where kind = 'penalty'), 0) as penalty_cny_in_force,
-        list(record_id order by decided_on, record_id) filter (where kind = 'penalty')
+        {{ ordered_list('record_id', 'decided_on, record_id', condition="kind = 'penalty'") }}
             as penalty_record_ids_in_force,
         count(*) filter (where kind = 'black_list') as black_lists_in_force,
-        list(record_id order by decided_on, record_id) filter (where kind = 'black_list')
+        {{ ordered_list('record_id', 'decided_on, record_id', condition="kind = 'black_list'") }}
             as black_list_record_ids_in_force,
         max(decided_on) filter (where kind = 'black_list') as black_listed_on,
         count(*) filter (where kind = 'red_list') as red_lists_in_force
@@ -99,11 +99,11 @@ enforcement as (
             where cases.status in ('decided', 'closed')
                 and cases.penalty_cny > 0
                 and coalesce(cases.decided_at, cases.closed_at, cases.filed_at)
-                    > reference.reference_at - to_days({{ enterprise_risk_window_days() }})
+                    > reference.reference_at - {{ interval_of(enterprise_risk_window_days(), 'days') }}
         ) as enforcement_recent_fined_cases,
         coalesce(sum(cases.penalty_cny) filter (where cases.status in ('decided', 'closed')), 0)
             as enforcement_penalty_cny,
-        list(cases.case_id order by cases.filed_at, cases.case_id) filter (where cases.status <> 'revoked')
+        {{ ordered_list('cases.case_id', 'cases.filed_at, cases.case_id', condition="cases.status <> 'revoked'") }}
             as enforcement_case_ids,
         max(cases.filed_at) as last_case_filed_at
     from cases
@@ -139,9 +139,9 @@ facts as (
         subjects.status as credit_status,
         coalesce(credit_records.penalties_in_force, 0) as penalties_in_force,
         coalesce(credit_records.penalty_cny_in_force, 0) as penalty_cny_in_force,
-        coalesce(credit_records.penalty_record_ids_in_force, []) as penalty_record_ids_in_force,
+        coalesce(credit_records.penalty_record_ids_in_force, {{ empty_list() }}) as penalty_record_ids_in_force,
         coalesce(credit_records.black_lists_in_force, 0) as black_lists_in_force,
-        coalesce(credit_records.black_list_record_ids_in_force, []) as black_list_record_ids_in_force,
+        coalesce(credit_records.black_list_record_ids_in_force, {{ empty_list() }}) as black_list_record_ids_in_force,
         credit_records.black_listed_on,
         coalesce(credit_records.red_lists_in_force, 0) as red_lists_in_force,
         coalesce(enforcement.enforcement_cases, 0) as enforcement_cases,
@@ -149,7 +149,7 @@ facts as (
         coalesce(enforcement.enforcement_fined_cases, 0) as enforcement_fined_cases,
         coalesce(enforcement.enforcement_recent_fined_cases, 0) as enforcement_recent_fined_cases,
         coalesce(enforcement.enforcement_penalty_cny, 0) as enforcement_penalty_cny,
-        coalesce(enforcement.enforcement_case_ids, []) as enforcement_case_ids,
+        coalesce(enforcement.enforcement_case_ids, {{ empty_list() }}) as enforcement_case_ids,
         enforcement.last_case_filed_at,
         latest_figures.statistics_period,
         latest_figures.revenue_wan_cny,

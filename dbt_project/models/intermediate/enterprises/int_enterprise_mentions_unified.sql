@@ -29,7 +29,7 @@ statistics as (
         street_code_as_served,
         industry_code,
         -- the month reported, so that the newest month is the one preferred within the source
-        period_month::timestamptz as updated_at,
+        period_month::{{ type_instant() }} as updated_at,
         2 as source_rank
     from {{ ref('stg_statistics__key_enterprises') }}
 
@@ -43,7 +43,7 @@ restaurants as (
         uscc,
         restaurant_name as name_as_served,
         street_code_as_served,
-        null::varchar as industry_code,
+        null::{{ dbt.type_string() }} as industry_code,
         updated_at,
         3 as source_rank
     from {{ ref('stg_citymgmt__restaurants') }}
@@ -58,8 +58,8 @@ enforcement_parties as (
         party_uscc as uscc,
         party_enterprise_name as name_as_served,
         -- the place of the violation, not the enterprise's address: not served as the enterprise's street
-        null::varchar as street_code_as_served,
-        null::varchar as industry_code,
+        null::{{ dbt.type_string() }} as street_code_as_served,
+        null::{{ dbt.type_string() }} as industry_code,
         updated_at,
         4 as source_rank
     from {{ ref('stg_enforcement__cases') }}
@@ -73,9 +73,9 @@ credit_records as (
         'credit_records' as mention_source,
         record_id as source_key,
         uscc,
-        null::varchar as name_as_served,
-        null::varchar as street_code_as_served,
-        null::varchar as industry_code,
+        null::{{ dbt.type_string() }} as name_as_served,
+        null::{{ dbt.type_string() }} as street_code_as_served,
+        null::{{ dbt.type_string() }} as industry_code,
         updated_at,
         5 as source_rank
     from {{ ref('stg_credit__records') }}

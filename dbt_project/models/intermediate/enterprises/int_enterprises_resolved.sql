@@ -48,7 +48,7 @@ presence as (
         bool_or(mention_source = 'enforcement_parties') as in_enforcement_parties,
         bool_or(mention_source = 'restaurants') as in_restaurants,
         count(distinct mention_source) as source_count,
-        list(distinct mention_source order by mention_source) as mention_sources,
+        {{ ordered_list('mention_source', 'mention_source', distinct=true) }} as mention_sources,
         count(*) filter (where mention_source = 'restaurants') as restaurant_count,
         count(distinct enterprise_name) as name_variant_count
     from mentions
@@ -161,7 +161,7 @@ resolved as (
         presence.in_enforcement_parties,
         presence.in_restaurants,
         presence.source_count,
-        array_to_string(presence.mention_sources, ',') as mention_sources,
+        {{ list_join('presence.mention_sources', "','") }} as mention_sources,
         presence.restaurant_count,
         successors.successor_uscc,
         predecessors.predecessor_uscc

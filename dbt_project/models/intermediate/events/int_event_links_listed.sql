@@ -74,15 +74,15 @@ episode_links as (
     inner join fume_episodes
         on fume_episodes.restaurant_id = exceedance_days.restaurant_id
         and exceedance_days.exceedance_date
-            between (fume_episodes.started_at at time zone 'Asia/Shanghai')::date
-            and (fume_episodes.ended_at at time zone 'Asia/Shanghai')::date
+            between {{ local_date('fume_episodes.started_at') }}
+            and {{ local_date('fume_episodes.ended_at') }}
     where resolved.to_kind = 'fume_exceedance'
     qualify row_number() over (
         partition by resolved.from_event_id, resolved.to_id
         order by
             greatest(
-                epoch(fume_episodes.started_at) - epoch(resolved.from_at),
-                epoch(resolved.from_at) - epoch(fume_episodes.ended_at),
+                {{ epoch_seconds('fume_episodes.started_at') }} - {{ epoch_seconds('resolved.from_at') }},
+                {{ epoch_seconds('resolved.from_at') }} - {{ epoch_seconds('fume_episodes.ended_at') }},
                 0
             ),
             fume_episodes.started_at
@@ -120,7 +120,7 @@ enterprises as (
     select
         from_event_id as event_id,
         to_id as uscc,
-        arg_max(link_method, confidence) as link_method,
+        {{ arg_max('link_method', 'confidence') }} as link_method,
         max(confidence) as confidence
     from resolved
     where to_kind = 'enterprise'
@@ -141,16 +141,31 @@ listed as (
 
     select
         pairs.event_id,
-        list(pairs.linked_event_id order by pairs.confidence desc, pairs.linked_event_id)
-            filter (where linked.event_kind = 'hotline_order') as linked_hotline_order_ids,
-        list(pairs.linked_event_id order by pairs.confidence desc, pairs.linked_event_id)
-            filter (where linked.event_kind = 'grid_case') as linked_grid_case_ids,
-        list(pairs.linked_event_id order by pairs.confidence desc, pairs.linked_event_id)
-            filter (where linked.event_kind = 'enforcement_case') as linked_enforcement_case_ids,
-        list(pairs.linked_event_id order by pairs.confidence desc, pairs.linked_event_id)
-            filter (where linked.event_kind = 'sensor_exceedance') as linked_exceedance_ids,
-        list(pairs.linked_event_id order by pairs.confidence desc, pairs.linked_event_id)
-            filter (where linked.event_kind = 'parking_violation') as linked_violation_ids,
+        {{ ordered_list(
+            'pairs.linked_event_id',
+            'pairs.confidence desc, pairs.linked_event_id',
+            condition="linked.event_kind = 'hotline_order'",
+        ) }} as linked_hotline_order_ids,
+        {{ ordered_list(
+            'pairs.linked_event_id',
+            'pairs.confidence desc, pairs.linked_event_id',
+            condition="linked.event_kind = 'grid_case'",
+        ) }} as linked_grid_case_ids,
+        {{ ordered_list(
+            'pairs.linked_event_id',
+            'pairs.confidence desc, pairs.linked_event_id',
+            condition="linked.event_kind = 'enforcement_case'",
+        ) }} as linked_enforcement_case_ids,
+        {{ ordered_list(
+            'pairs.linked_event_id',
+            'pairs.confidence desc, pairs.linked_event_id',
+            condition="linked.event_kind = 'sensor_exceedance'",
+        ) }} as linked_exceedance_ids,
+        {{ ordered_list(
+            'pairs.linked_event_id',
+            'pairs.confidence desc, pairs.linked_event_id',
+            condition="linked.event_kind = 'parking_violation'",
+        ) }} as linked_violation_ids,
         count(*) as linked_event_count
     from pairs
     inner join events as linked
@@ -163,7 +178,7 @@ enterprises_listed as (
 
     select
         event_id,
-        list(uscc order by enterprise_rank) as linked_usccs,
+        {{ ordered_list('uscc', 'enterprise_rank') }} as linked_usccs,
         any_value(uscc) filter (where enterprise_rank = 1) as best_linked_uscc,
         any_value(link_method) filter (where enterprise_rank = 1) as best_linked_uscc_method
     from enterprises_ranked
@@ -175,12 +190,12 @@ final as (
 
     select
         events.event_id,
-        coalesce(listed.linked_hotline_order_ids, []) as linked_hotline_order_ids,
-        coalesce(listed.linked_grid_case_ids, []) as linked_grid_case_ids,
-        coalesce(listed.linked_enforcement_case_ids, []) as linked_enforcement_case_ids,
-        coalesce(listed.linked_exceedance_ids, []) as linked_exceedance_ids,
-        coalesce(listed.linked_violation_ids, []) as linked_violation_ids,
-        coalesce(enterprises_listed.linked_usccs, []) as linked_usccs,
+        coalesce(listed.linked_hotline_order_ids, {{ empty_list() }}) as linked_hotline_order_ids,
+        coalesce(listed.linked_grid_case_ids, {{ empty_list() }}) as linked_grid_case_ids,
+        coalesce(listed.linked_enforcement_case_ids, {{ empty_list() }}) as linked_enforcement_case_ids,
+        coalesce(listed.linked_exceedance_ids, {{ empty_list() }}) as linked_exceedance_ids,
+        coalesce(listed.linked_violation_ids, {{ empty_list() }}) as linked_violation_ids,
+        coalesce(enterprises_listed.linked_usccs, {{ empty_list() }}) as linked_usccs,
         coalesce(listed.linked_event_count, 0) as linked_event_count,
         enterprises_listed.best_linked_uscc,
         enterprises_listed.best_linked_uscc_method,

@@ -100,7 +100,7 @@ coded_points as (
 
     select
         'parking_violation' as point_kind,
-        cast(violations.violation_id as varchar) as point_id,
+        cast(violations.violation_id as {{ dbt.type_string() }}) as point_id,
         violations.lat,
         violations.lon,
         street.street_code as coded_street_code,
@@ -186,13 +186,13 @@ order_events as (
         case orders.status when 'closed' then 'closed' when 'open' then 'open' end as status_group,
         orders.final_unit_type as responsible_unit_type,
         orders.final_unit_code as responsible_unit_code,
-        null::varchar as carried_uscc,
+        null::{{ dbt.type_string() }} as carried_uscc,
         orders.urgency,
         null::double as penalty_cny,
-        null::varchar[] as measures,
+        null::{{ type_list(dbt.type_string()) }} as measures,
         null::double as peak_value,
         null::double as threshold_value,
-        null::varchar as register_place_id
+        null::{{ dbt.type_string() }} as register_place_id
     from orders
     left join link_events
         on link_events.event_kind = 'hotline_order'
@@ -210,7 +210,7 @@ grid_events as (
         grid_cases.case_origin as origin,
         link_events.domain_code,
         grid_cases.case_category as matter_category,
-        null::varchar as matter_code,
+        null::{{ dbt.type_string() }} as matter_code,
         grid_cases.case_subcategory as matter_name,
         link_events.matter_code as enforcement_matter_code,
         grid_cases.reported_at as occurred_at,
@@ -226,13 +226,13 @@ grid_events as (
             when grid_cases.responsible_unit_code is not null then 'department'
         end as responsible_unit_type,
         coalesce(unit_street.street_code, grid_cases.responsible_unit_code) as responsible_unit_code,
-        null::varchar as carried_uscc,
-        null::varchar as urgency,
+        null::{{ dbt.type_string() }} as carried_uscc,
+        null::{{ dbt.type_string() }} as urgency,
         null::double as penalty_cny,
-        null::varchar[] as measures,
+        null::{{ type_list(dbt.type_string()) }} as measures,
         null::double as peak_value,
         null::double as threshold_value,
-        null::varchar as register_place_id
+        null::{{ dbt.type_string() }} as register_place_id
     from grid_cases
     left join grid_loops
         on grid_loops.case_id = grid_cases.case_id
@@ -268,12 +268,12 @@ enforcement_events as (
         case when enforcement_cases.team_code is not null then 'enforcement_team' end as responsible_unit_type,
         enforcement_cases.team_code as responsible_unit_code,
         case when enforcement_cases.party_uscc_is_valid then enforcement_cases.party_uscc end as carried_uscc,
-        null::varchar as urgency,
+        null::{{ dbt.type_string() }} as urgency,
         cast(enforcement_cases.penalty_cny as double) as penalty_cny,
         enforcement_cases.measures,
         null::double as peak_value,
         null::double as threshold_value,
-        null::varchar as register_place_id
+        null::{{ dbt.type_string() }} as register_place_id
     from enforcement_cases
     left join link_events
         on link_events.event_kind = 'enforcement_case'
@@ -297,20 +297,20 @@ exceedance_events as (
         end as source_entity,
         'sensor' as origin,
         domain_code,
-        null::varchar as matter_category,
+        null::{{ dbt.type_string() }} as matter_category,
         exceedance_kind as matter_code,
-        null::varchar as matter_name,
+        null::{{ dbt.type_string() }} as matter_name,
         case when exceedance_kind = 'fume' then 'C01' end as enforcement_matter_code,
         started_at as occurred_at,
         ended_at as closed_at,
-        null::varchar as status,
+        null::{{ dbt.type_string() }} as status,
         'observed' as status_group,
-        null::varchar as responsible_unit_type,
-        null::varchar as responsible_unit_code,
+        null::{{ dbt.type_string() }} as responsible_unit_type,
+        null::{{ dbt.type_string() }} as responsible_unit_code,
         uscc as carried_uscc,
-        null::varchar as urgency,
+        null::{{ dbt.type_string() }} as urgency,
         null::double as penalty_cny,
-        null::varchar[] as measures,
+        null::{{ type_list(dbt.type_string()) }} as measures,
         peak_value,
         threshold_value,
         place_id as register_place_id
@@ -323,28 +323,28 @@ violation_events as (
 
     select
         'parking_violation' as event_kind,
-        cast(violation_id as varchar) as source_id,
+        cast(violation_id as {{ dbt.type_string() }}) as source_id,
         'citymgmt' as source_platform,
         'traffic.violation' as source_entity,
         violation_source as origin,
         'static_traffic' as domain_code,
-        null::varchar as matter_category,
-        null::varchar as matter_code,
-        null::varchar as matter_name,
-        null::varchar as enforcement_matter_code,
+        null::{{ dbt.type_string() }} as matter_category,
+        null::{{ dbt.type_string() }} as matter_code,
+        null::{{ dbt.type_string() }} as matter_name,
+        null::{{ dbt.type_string() }} as enforcement_matter_code,
         observed_at as occurred_at,
-        null::timestamptz as closed_at,
-        null::varchar as status,
+        null::{{ type_instant() }} as closed_at,
+        null::{{ dbt.type_string() }} as status,
         'observed' as status_group,
-        null::varchar as responsible_unit_type,
-        null::varchar as responsible_unit_code,
-        null::varchar as carried_uscc,
-        null::varchar as urgency,
+        null::{{ dbt.type_string() }} as responsible_unit_type,
+        null::{{ dbt.type_string() }} as responsible_unit_code,
+        null::{{ dbt.type_string() }} as carried_uscc,
+        null::{{ dbt.type_string() }} as urgency,
         null::double as penalty_cny,
-        null::varchar[] as measures,
+        null::{{ type_list(dbt.type_string()) }} as measures,
         null::double as peak_value,
         null::double as threshold_value,
-        null::varchar as register_place_id
+        null::{{ dbt.type_string() }} as register_place_id
     from violations
 
 ),
@@ -469,7 +469,7 @@ shaped as (
         placed.grid_code,
         coalesce(placed.grid_located_by_found, 'unresolved') as grid_located_by,
         placed.occurred_at,
-        (placed.occurred_at at time zone 'Asia/Shanghai')::date as occurred_date,
+        {{ local_date('placed.occurred_at') }} as occurred_date,
         placed.closed_at,
         placed.status,
         placed.status_group,

@@ -19,8 +19,8 @@ unnested as (
         requests.request_id,
         dispatches.dispatch_seq,
         dispatches.dispatch
-    from requests,
-        unnest(requests.dispatches) with ordinality as dispatches (dispatch, dispatch_seq)
+    from requests
+        {{ join_unnested('requests.dispatches', 'dispatches', 'dispatch', 'dispatch_seq') }}
 
 ),
 

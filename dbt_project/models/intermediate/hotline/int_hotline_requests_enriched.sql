@@ -113,8 +113,8 @@ joined as (
         -- limits and deadlines
         limits.respond_limit_hours,
         limits.resolve_limit_hours,
-        limits.received_at + to_seconds(limits.respond_limit_hours * 3600) as respond_deadline,
-        limits.received_at + to_seconds(limits.resolve_limit_hours * 3600) as resolve_deadline,
+        limits.received_at + {{ interval_of('limits.respond_limit_hours * 3600', 'seconds') }} as respond_deadline,
+        limits.received_at + {{ interval_of('limits.resolve_limit_hours * 3600', 'seconds') }} as resolve_deadline,
 
         -- flow
         coalesce(flow.dispatch_count, 0) as dispatch_count,
@@ -123,7 +123,7 @@ joined as (
         flow.final_unit_type,
         flow.final_unit_name,
         flow.final_accepted_at,
-        (epoch(flow.final_accepted_at) - epoch(limits.received_at)) / 3600 as transfer_hours,
+        ({{ epoch_seconds('flow.final_accepted_at') }} - {{ epoch_seconds('limits.received_at') }}) / 3600 as transfer_hours,
         limits.agency_responsible,
 
         -- return visit
@@ -158,7 +158,7 @@ joined as (
 flagged as (
 
     select
-        joined.* exclude (previous_request_id, previous_received_at, return_visit_resolved),
+        joined.* {{ star_exclude() }} (previous_request_id, previous_received_at, return_visit_resolved),
 
         -- SLA (a deadline not yet reached is not missed)
         coalesce(responded_at <= respond_deadline, false) as is_responded_in_time,
@@ -174,12 +174,14 @@ flagged as (
         -- repeat rule: linked by the call taker, else the same complainant and service within the window
         case
             when repeat_of_request_id is not null then 'linked'
-            when epoch(received_at) - epoch(previous_received_at) <= {{ var('repeat_window_days') }} * 86400
+            when {{ epoch_seconds('received_at') }} - {{ epoch_seconds('previous_received_at') }}
+                <= {{ var('repeat_window_days') }} * 86400
                 then 'same_complainant'
         end as repeat_rule,
         case
             when repeat_of_request_id is not null then repeat_of_request_id
-            when epoch(received_at) - epoch(previous_received_at) <= {{ var('repeat_window_days') }} * 86400
+            when {{ epoch_seconds('received_at') }} - {{ epoch_seconds('previous_received_at') }}
+                <= {{ var('repeat_window_days') }} * 86400
                 then previous_request_id
         end as repeats_request_id
 
@@ -195,8 +197,8 @@ final as (
         not is_excluded
             and coalesce(request_type not in ('consult', 'praise'), true)
             and repeat_rule is null as is_counted_in_rates,
-        (resolve_deadline at time zone 'Asia/Shanghai')::date as deadline_date,
-        date_trunc('month', (resolve_deadline at time zone 'Asia/Shanghai')::date)::date as period_month,
+        {{ local_date('resolve_deadline') }} as deadline_date,
+        date_trunc('month', {{ local_date('resolve_deadline') }})::date as period_month,
         coalesce(resolve_deadline <= data_as_of, false) as is_due
     from flagged
 

@@ -3,7 +3,7 @@
 -- over the days observed, and a month is only complete when every one of its days is here.
 with received as (
 
-    select (received_at at time zone 'Asia/Shanghai')::date as received_date
+    select {{ local_date('received_at') }} as received_date
     from {{ ref('int_hotline_requests_enriched') }}
     where received_at is not null
 
@@ -18,7 +18,7 @@ span as (
 
 days as (
 
-    select cast(unnest(generate_series(span.first_date, span.last_date, interval 1 day)) as date) as observed_date
+    select {{ date_series('span.first_date', 'span.last_date') }} as observed_date
     from span
     where span.first_date is not null
 
@@ -29,7 +29,7 @@ final as (
     select
         observed_date,
         date_trunc('month', observed_date)::date as period_month,
-        cast(isodow(observed_date) as integer) as iso_weekday,
+        cast({{ iso_weekday('observed_date') }} as integer) as iso_weekday,
         cast(day(last_day(observed_date)) as integer) as days_in_month
     from days
 

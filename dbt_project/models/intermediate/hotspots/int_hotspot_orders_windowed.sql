@@ -28,8 +28,8 @@ orders as (
     select
         requests.request_id,
         requests.received_at,
-        (requests.received_at at time zone 'Asia/Shanghai')::date as received_date,
-        date_trunc('month', (requests.received_at at time zone 'Asia/Shanghai')::date)::date as period_month,
+        {{ local_date('requests.received_at') }} as received_date,
+        date_trunc('month', {{ local_date('requests.received_at') }})::date as period_month,
         requests.street_code,
         requests.community_code,
         located.grid_code,
@@ -55,7 +55,7 @@ windowed as (
         case when community_code is not null and service_group is not null then
             count(*) over (
                 partition by community_code, service_group
-                order by epoch(received_at)
+                order by {{ epoch_seconds('received_at') }}
                 range between {{ hotspot_window_seconds() }} preceding and current row
             )
         end as window_orders
@@ -72,7 +72,8 @@ returns as (
         on earlier.community_code = later.community_code
         and earlier.service_group = later.service_group
         and earlier.received_at < later.received_at
-        and epoch(later.received_at) - epoch(earlier.received_at) <= {{ hotspot_window_seconds() }}
+        and {{ epoch_seconds('later.received_at') }} - {{ epoch_seconds('earlier.received_at') }}
+            <= {{ hotspot_window_seconds() }}
         and earlier.is_closed_as_resolved
         and earlier.resolved_at < later.received_at
     group by later.request_id
@@ -86,8 +87,8 @@ final as (
         windowed.received_at,
         windowed.received_date,
         windowed.period_month,
-        cast(hour(windowed.received_at at time zone 'Asia/Shanghai') as integer) as received_hour,
-        cast(isodow(windowed.received_date) as integer) as received_iso_weekday,
+        cast(hour({{ local_time('windowed.received_at') }}) as integer) as received_hour,
+        cast({{ iso_weekday('windowed.received_date') }} as integer) as received_iso_weekday,
         windowed.street_code,
         windowed.community_code,
         windowed.grid_code,

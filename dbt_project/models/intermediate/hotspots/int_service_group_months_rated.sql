@@ -88,7 +88,7 @@ rated as (
 
 months_of_year as (
 
-    select cast(unnest(range(1, 13)) as integer) as month_of_year
+    select {{ integer_series(1, 13) }} as month_of_year
 
 ),
 
@@ -103,7 +103,7 @@ months_complete as (
 
 seasonal_months as (
 
-    select service_group, list(month_of_year order by month_of_year) as seasonal_months
+    select service_group, {{ ordered_list('month_of_year', 'month_of_year') }} as seasonal_months
     from rated
     where years_above_ratio >= 2
     group by service_group
@@ -122,7 +122,8 @@ final as (
         cast((select count(*) from complete_years) as integer) as complete_years_observed,
         case when (select count(*) from complete_years) >= 2 then seasonal_months.service_group is not null end
             as is_seasonal,
-        cast(coalesce(seasonal_months.seasonal_months, []) as integer[]) as seasonal_months
+        cast(coalesce(seasonal_months.seasonal_months, {{ empty_list() }}) as {{ type_list('integer') }})
+            as seasonal_months
     from groups
     cross join months_of_year
     left join months_complete

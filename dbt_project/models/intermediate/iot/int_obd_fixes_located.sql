@@ -5,7 +5,7 @@
 -- its row here, never read (readings join to it from staging). A change of the grid register needs
 -- `gridlake build --full-refresh --select int_obd_fixes_located+`.
 {{ config(
-    materialized='incremental',
+    materialized=incremental_materialization(),
     unique_key='obd_id',
     incremental_strategy='delete+insert',
     on_schema_change='fail',

@@ -19,10 +19,10 @@
 -- without readings is written as a row of 0 readings, which the post-hook removes. A change of a threshold var,
 -- of stuck_sensor_hours, of offline_gap_minutes or of the grid register needs `--full-refresh`, as for staging.
 {{ config(
-    materialized='incremental',
+    materialized=incremental_materialization(),
     unique_key=['domain_code', 'sensor_id', 'activity_date'],
     incremental_strategy='delete+insert',
-    post_hook="delete from {{ this }} where readings = 0",
+    post_hook=["delete from {{ this }} where readings = 0"] if incremental_materialization() == 'incremental' else [],
     on_schema_change='fail',
 ) }}
 
@@ -30,7 +30,7 @@
 
 -- (not materialized: an incremental run reads it twice, for the staged days and for the recomputed stretch; held
 -- whole between the two it was every reading of the history, spilled to disk, where each reading streams through)
-with readings as not materialized (
+with readings as {{ cte_hint("not materialized") }} (
 
     {%- for domain in iot_domains() %}
     {%- if domain in iot_offline_gap_domains() %}
@@ -39,7 +39,7 @@ with readings as not materialized (
     left join ({{ iot_offline_gap_ends(domain) }}) as {{ domain }}_gaps
         on {{ domain }}_gaps.reading_id = {{ domain }}_readings.reading_id
     {%- else %}
-    select *, null::timestamptz as gap_from from ({{ iot_readings(domain) }}) as {{ domain }}_readings
+    select *, null::{{ type_instant() }} as gap_from from ({{ iot_readings(domain) }}) as {{ domain }}_readings
     {%- endif %}
     {%- if not loop.last %}
     union all
@@ -198,7 +198,7 @@ recomputed as (
 
 emptied as (
 
-    select null::varchar as domain_code, null::varchar as sensor_id, null::date as activity_date
+    select null::{{ dbt.type_string() }} as domain_code, null::{{ dbt.type_string() }} as sensor_id, null::date as activity_date
     where false
 
 ),
@@ -265,7 +265,7 @@ with_gaps as (
 final as (
 
     select
-        concat_ws('|', domain_code, sensor_id, strftime(activity_date, '%Y-%m-%d'), coalesce(place_id, ''),
+        concat_ws('|', domain_code, sensor_id, {{ format_time('activity_date', '%Y-%m-%d') }}, coalesce(place_id, ''),
             coalesce(fix_street_code, '')) as sensor_day_key,
         domain_code,
         sensor_id,
@@ -289,12 +289,13 @@ final as (
     union all
 
     select
-        concat_ws('|', domain_code, sensor_id, strftime(activity_date, '%Y-%m-%d'), '', '') as sensor_day_key,
+        concat_ws('|', domain_code, sensor_id, {{ format_time('activity_date', '%Y-%m-%d') }}, '', '')
+            as sensor_day_key,
         domain_code,
         sensor_id,
         activity_date,
-        null::varchar as place_id,
-        null::varchar as fix_street_code,
+        null::{{ dbt.type_string() }} as place_id,
+        null::{{ dbt.type_string() }} as fix_street_code,
         0 as readings,
         0 as valid_readings,
         0 as spike_readings,
@@ -303,9 +304,9 @@ final as (
         0 as severe_readings,
         0 as active_readings,
         0 as offline_gaps,
-        null::timestamptz as first_reading_at,
-        null::timestamptz as last_reading_at,
-        null::timestamptz as max_ingested_at,
+        null::{{ type_instant() }} as first_reading_at,
+        null::{{ type_instant() }} as last_reading_at,
+        null::{{ type_instant() }} as max_ingested_at,
         null::integer as capacity
     from emptied
 

@@ -78,10 +78,10 @@ episodes as (
         max(reading_at) as ended_at,
         count(*) as exceeding_reading_count,
         max(measured_value) as peak_value,
-        arg_min(reading_id, (reading_at, reading_id)) as first_reading_id,
-        arg_min_null(place_id, (reading_at, reading_id)) as place_id,
-        arg_min_null(fix_grid_code, (reading_at, reading_id)) as fix_grid_code,
-        arg_min_null(fix_street_code, (reading_at, reading_id)) as fix_street_code
+        {{ arg_min('reading_id', '(reading_at, reading_id)') }} as first_reading_id,
+        {{ arg_min_null('place_id', '(reading_at, reading_id)') }} as place_id,
+        {{ arg_min_null('fix_grid_code', '(reading_at, reading_id)') }} as fix_grid_code,
+        {{ arg_min_null('fix_street_code', '(reading_at, reading_id)') }} as fix_street_code
     from numbered
     group by exceedance_kind, domain_code, sensor_id, episode_number
 
@@ -91,7 +91,7 @@ final as (
 
     select
         episodes.exceedance_kind || ':' || episodes.sensor_id || '@'
-            || strftime(episodes.started_at at time zone 'Asia/Shanghai', '%Y-%m-%dT%H:%M:%S') as exceedance_id,
+            || {{ format_time(local_time('episodes.started_at'), '%Y-%m-%dT%H:%M:%S') }} as exceedance_id,
         episodes.exceedance_kind,
         episodes.domain_code,
         episodes.sensor_id,

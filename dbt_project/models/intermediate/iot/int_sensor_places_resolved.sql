@@ -64,8 +64,8 @@ community_names as (
 registered as (
 
     select 'road_dust' as domain_code, road_id as place_id, road_name as place_name,
-        street_code_as_served, null::varchar as community_code_as_served, null::double as lat, null::double as lon,
-        null::varchar as uscc, null::integer as capacity
+        street_code_as_served, null::{{ dbt.type_string() }} as community_code_as_served, null::double as lat, null::double as lon,
+        null::{{ dbt.type_string() }} as uscc, null::integer as capacity
     from roads
     union all
     select 'garbage_sorting', station_id, station_name, street_code_as_served, community_code_as_served, lat, lon,

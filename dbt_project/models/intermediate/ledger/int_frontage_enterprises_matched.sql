@@ -112,8 +112,8 @@ qualifications as (
     select
         uscc,
         service_group,
-        list(distinct place_id order by place_id) as sensor_place_ids,
-        []::varchar[] as open_case_ids
+        {{ ordered_list('place_id', 'place_id', distinct=true) }} as sensor_place_ids,
+        {{ empty_list() }}::{{ type_list(dbt.type_string()) }} as open_case_ids
     from sensors
     group by uscc, service_group
 
@@ -122,8 +122,8 @@ qualifications as (
     select
         uscc,
         service_group,
-        []::varchar[] as sensor_place_ids,
-        list(distinct case_id order by case_id) as open_case_ids
+        {{ empty_list() }}::{{ type_list(dbt.type_string()) }} as sensor_place_ids,
+        {{ ordered_list('case_id', 'case_id', distinct=true) }} as open_case_ids
     from open_cases
     group by uscc, service_group
 
@@ -134,8 +134,8 @@ qualified as (
     select
         uscc,
         service_group,
-        flatten(list(sensor_place_ids)) as sensor_place_ids,
-        flatten(list(open_case_ids)) as open_case_ids
+        flatten({{ list_of('sensor_place_ids') }}) as sensor_place_ids,
+        flatten({{ list_of('open_case_ids') }}) as open_case_ids
     from qualifications
     group by uscc, service_group
 
@@ -158,13 +158,14 @@ final as (
         near.chain_service_group as service_group,
         near.uscc,
         min(near.distance_m) as nearest_distance_m,
-        arg_min(near.chain_event_id, (near.distance_m, near.chain_event_id)) as nearest_event_id,
-        arg_min(near.point_kind, (near.distance_m, near.chain_event_id)) as nearest_point_kind,
+        {{ arg_min('near.chain_event_id', '(near.distance_m, near.chain_event_id)') }} as nearest_event_id,
+        {{ arg_min('near.point_kind', '(near.distance_m, near.chain_event_id)') }} as nearest_point_kind,
         cast(count(distinct near.chain_event_id) as integer) as events_within_radius,
         case
-            when len(any_value(qualified.sensor_place_ids)) > 0 and len(any_value(qualified.open_case_ids)) > 0
+            when {{ list_length('any_value(qualified.sensor_place_ids)') }} > 0
+                and {{ list_length('any_value(qualified.open_case_ids)') }} > 0
                 then 'sensor_and_open_case'
-            when len(any_value(qualified.sensor_place_ids)) > 0 then 'sensor'
+            when {{ list_length('any_value(qualified.sensor_place_ids)') }} > 0 then 'sensor'
             else 'open_case'
         end as frontage_qualified_by,
         any_value(qualified.sensor_place_ids) as sensor_place_ids,

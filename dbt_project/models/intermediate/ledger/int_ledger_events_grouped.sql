@@ -130,9 +130,9 @@ final as (
         grouped.status_group <> 'cancelled' and grouped.community_code is not null
             and grouped.service_group is not null as is_counted,
         max(grouped.occurred_at) over () as data_as_of,
-        cast(datediff(
-            'month', grouped.period_month, date_trunc('month', max(grouped.occurred_date) over ())::date
-        ) as integer) as month_index
+        cast({{ dbt.datediff(
+            'grouped.period_month', "date_trunc('month', max(grouped.occurred_date) over ())::date", 'month'
+        ) }} as integer) as month_index
     from grouped
 
 )

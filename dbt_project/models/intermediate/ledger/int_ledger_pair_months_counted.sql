@@ -36,7 +36,7 @@ event_months as (
         count(*) filter (where channel = 'enforcement') as enforcement_cases,
         count(*) filter (where channel = 'sensor') as exceedances,
         count(distinct report_channel) as channel_count,
-        list(distinct report_channel order by report_channel) as channels
+        {{ ordered_list('report_channel', 'report_channel', distinct=true) }} as channels
     from events
     group by community_code, service_group, period_month
 
@@ -53,7 +53,7 @@ final as (
         cast(coalesce(event_months.enforcement_cases, 0) as integer) as enforcement_cases,
         cast(coalesce(event_months.exceedances, 0) as integer) as exceedances,
         cast(coalesce(event_months.channel_count, 0) as integer) as channel_count,
-        cast(coalesce(event_months.channels, []) as varchar[]) as channels,
+        cast(coalesce(event_months.channels, {{ empty_list() }}) as {{ type_list(dbt.type_string()) }}) as channels,
         anchors.community_code is not null as is_repeat_hotspot
     from event_months
     full outer join anchors

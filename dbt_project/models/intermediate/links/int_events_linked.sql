@@ -179,7 +179,7 @@ enterprise_links as (
         restaurant_links.report_kind,
         restaurant_links.report_id,
         restaurants.restaurant_uscc as uscc,
-        arg_max(restaurant_links.link_method, restaurant_links.confidence) as link_method,
+        {{ arg_max('restaurant_links.link_method', 'restaurant_links.confidence') }} as link_method,
         max(restaurant_links.confidence) as confidence
     from restaurant_links
     inner join restaurants
@@ -225,7 +225,7 @@ same_enterprise_links as (
     where enforcement.is_report
         and report.domain_code = enforcement.domain_code
         and report.event_at <= enforcement.event_at
-        and report.event_at >= enforcement.event_at - to_days({{ links_enforcement_window_days() }})
+        and report.event_at >= enforcement.event_at - {{ interval_of(links_enforcement_window_days(), 'days') }}
     group by all
 
 ),
@@ -305,7 +305,7 @@ timed_reports as (
 
     select
         *,
-        (epoch(later_at) - epoch(earlier_at)) / 3600.0 as hours_after,
+        ({{ epoch_seconds('later_at') }} - {{ epoch_seconds('earlier_at') }}) / 3600.0 as hours_after,
         case
             when later_kind = 'grid_case' then {{ links_report_window_hours() }}
             when earlier_kind = 'grid_case' then {{ links_enforcement_after_grid_hours() }}
@@ -356,8 +356,8 @@ exceedance_links as (
     inner join events as exceedance
         on exceedance.event_kind = 'fume_exceedance'
         and exceedance.carried_restaurant_id = restaurant_links.restaurant_id
-    where report.event_at >= exceedance.event_at - to_hours({{ links_exceedance_margin_hours() }})
-        and report.event_at <= exceedance.event_until + to_hours({{ links_exceedance_margin_hours() }})
+    where report.event_at >= exceedance.event_at - {{ interval_of(links_exceedance_margin_hours(), 'hours') }}
+        and report.event_at <= exceedance.event_until + {{ interval_of(links_exceedance_margin_hours(), 'hours') }}
     group by all
 
 ),
@@ -424,8 +424,8 @@ episode_candidates as (
         episodes.episode_kind,
         near_fixes.distance_m,
         greatest(
-            epoch(episodes.started_at) - epoch(sensor_reports.report_at),
-            epoch(sensor_reports.report_at) - epoch(episodes.ended_at),
+            {{ epoch_seconds('episodes.started_at') }} - {{ epoch_seconds('sensor_reports.report_at') }},
+            {{ epoch_seconds('sensor_reports.report_at') }} - {{ epoch_seconds('episodes.ended_at') }},
             0
         ) / 3600.0 as outside_hours
     from sensor_reports
@@ -517,7 +517,7 @@ violation_links as (
             + 0.1 * (1 - abs(hours_after) / {{ links_report_window_hours() }})
                 * case when violation_source = 'hotline' then 1 else 2 end as confidence
     from (
-        select *, (epoch(observed_at) - epoch(order_at)) / 3600.0 as hours_after
+        select *, ({{ epoch_seconds('observed_at') }} - {{ epoch_seconds('order_at') }}) / 3600.0 as hours_after
         from near_violations
     ) as timed
     where hours_after <= {{ links_report_window_hours() }}
@@ -566,7 +566,7 @@ unioned as (
 deduplicated as (
 
     -- a pair once, by its strongest method (ids first)
-    select * exclude (method_rank)
+    select * {{ star_exclude() }} (method_rank)
     from unioned
     qualify row_number() over (
         partition by from_kind, from_id, to_kind, to_id order by method_rank, confidence desc, link_method
@@ -584,7 +584,7 @@ final as (
         deduplicated.link_method,
         round(deduplicated.confidence, 3) as confidence,
         {{ places_distance_m('from_event.lat', 'from_event.lon', 'to_event.lat', 'to_event.lon') }} as distance_m,
-        (epoch(from_event.event_at) - epoch(to_event.event_at)) / 3600.0 as hours_after,
+        ({{ epoch_seconds('from_event.event_at') }} - {{ epoch_seconds('to_event.event_at') }}) / 3600.0 as hours_after,
         case
             when deduplicated.to_kind = 'enterprise' then enterprises.uscc is not null
             else to_event.event_id is not null

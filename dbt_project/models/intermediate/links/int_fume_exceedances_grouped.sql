@@ -14,7 +14,7 @@ exceeding as (
         restaurant_id,
         measured_at,
         concentration_mg_m3,
-        (measured_at at time zone 'Asia/Shanghai')::date as exceedance_date
+        {{ local_date('measured_at') }} as exceedance_date
     from readings
     where is_exceedance
         and not is_stuck
@@ -27,7 +27,7 @@ exceeding as (
 grouped as (
 
     select
-        restaurant_id || '@' || strftime(exceedance_date, '%Y-%m-%d') as exceedance_id,
+        restaurant_id || '@' || {{ format_time('exceedance_date', '%Y-%m-%d') }} as exceedance_id,
         restaurant_id,
         exceedance_date,
         min(measured_at) as first_exceeding_at,

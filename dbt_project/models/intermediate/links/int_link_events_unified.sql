@@ -116,11 +116,11 @@ order_events as (
         -- a consultation or a praise is no report of a place's problem: it is linked by ids only
         coalesce(orders.request_type not in ('consult', 'praise'), true) as is_report,
         orders.description as event_text,
-        null::varchar as carried_hotline_request_id,
-        null::varchar as carried_grid_case_id,
-        null::varchar as carried_uscc,
-        null::varchar as carried_restaurant_id,
-        null::varchar as enterprise_name
+        null::{{ dbt.type_string() }} as carried_hotline_request_id,
+        null::{{ dbt.type_string() }} as carried_grid_case_id,
+        null::{{ dbt.type_string() }} as carried_uscc,
+        null::{{ dbt.type_string() }} as carried_restaurant_id,
+        null::{{ dbt.type_string() }} as enterprise_name
     from orders
     left join matters
         on matters.matter_name = orders.service_name
@@ -142,10 +142,10 @@ grid_events as (
         coalesce(grid_cases.case_status <> 'voided', true) as is_report,
         grid_cases.case_description as event_text,
         grid_cases.hotline_request_id as carried_hotline_request_id,
-        null::varchar as carried_grid_case_id,
-        null::varchar as carried_uscc,
-        null::varchar as carried_restaurant_id,
-        null::varchar as enterprise_name
+        null::{{ dbt.type_string() }} as carried_grid_case_id,
+        null::{{ dbt.type_string() }} as carried_uscc,
+        null::{{ dbt.type_string() }} as carried_restaurant_id,
+        null::{{ dbt.type_string() }} as enterprise_name
     from grid_cases
     left join matters as by_matter
         on by_matter.matter_name = grid_cases.case_subcategory
@@ -172,7 +172,7 @@ enforcement_events as (
         enforcement_cases.hotline_request_id as carried_hotline_request_id,
         enforcement_cases.grid_case_id as carried_grid_case_id,
         case when enforcement_cases.party_uscc_is_valid then enforcement_cases.party_uscc end as carried_uscc,
-        null::varchar as carried_restaurant_id,
+        null::{{ dbt.type_string() }} as carried_restaurant_id,
         enforcement_cases.party_enterprise_name as enterprise_name
     from enforcement_cases
     left join matters
@@ -186,16 +186,16 @@ restaurant_events as (
     select
         'restaurant' as event_kind,
         restaurant_id as event_id,
-        null::timestamptz as event_at,
+        null::{{ type_instant() }} as event_at,
         'cooking_fume' as domain_code,
         'C01' as matter_code,
         '餐饮油烟' as matter_name,
         true as is_report,
-        null::varchar as event_text,
-        null::varchar as carried_hotline_request_id,
-        null::varchar as carried_grid_case_id,
+        null::{{ dbt.type_string() }} as event_text,
+        null::{{ dbt.type_string() }} as carried_hotline_request_id,
+        null::{{ dbt.type_string() }} as carried_grid_case_id,
         case when {{ uscc_is_valid('uscc') }} then uscc end as carried_uscc,
-        null::varchar as carried_restaurant_id,
+        null::{{ dbt.type_string() }} as carried_restaurant_id,
         nullif(trim(restaurant_name), '') as enterprise_name
     from restaurants
 
@@ -211,12 +211,12 @@ exceedance_events as (
         'C01' as matter_code,
         '餐饮油烟' as matter_name,
         true as is_report,
-        null::varchar as event_text,
-        null::varchar as carried_hotline_request_id,
-        null::varchar as carried_grid_case_id,
-        null::varchar as carried_uscc,
+        null::{{ dbt.type_string() }} as event_text,
+        null::{{ dbt.type_string() }} as carried_hotline_request_id,
+        null::{{ dbt.type_string() }} as carried_grid_case_id,
+        null::{{ dbt.type_string() }} as carried_uscc,
         restaurant_id as carried_restaurant_id,
-        null::varchar as enterprise_name
+        null::{{ dbt.type_string() }} as enterprise_name
     from exceedances
 
 ),
@@ -229,15 +229,15 @@ sensor_events as (
         exceedance_id as event_id,
         started_at as event_at,
         domain_code,
-        null::varchar as matter_code,
+        null::{{ dbt.type_string() }} as matter_code,
         exceedance_kind as matter_name,
         true as is_report,
-        null::varchar as event_text,
-        null::varchar as carried_hotline_request_id,
-        null::varchar as carried_grid_case_id,
-        null::varchar as carried_uscc,
-        null::varchar as carried_restaurant_id,
-        null::varchar as enterprise_name
+        null::{{ dbt.type_string() }} as event_text,
+        null::{{ dbt.type_string() }} as carried_hotline_request_id,
+        null::{{ dbt.type_string() }} as carried_grid_case_id,
+        null::{{ dbt.type_string() }} as carried_uscc,
+        null::{{ dbt.type_string() }} as carried_restaurant_id,
+        null::{{ dbt.type_string() }} as enterprise_name
     from sensor_exceedances
 
 ),
@@ -246,18 +246,18 @@ violation_events as (
 
     select
         'parking_violation' as event_kind,
-        cast(violation_id as varchar) as event_id,
+        cast(violation_id as {{ dbt.type_string() }}) as event_id,
         observed_at as event_at,
         'static_traffic' as domain_code,
-        null::varchar as matter_code,
+        null::{{ dbt.type_string() }} as matter_code,
         violation_source as matter_name,
         true as is_report,
-        null::varchar as event_text,
-        null::varchar as carried_hotline_request_id,
-        null::varchar as carried_grid_case_id,
-        null::varchar as carried_uscc,
-        null::varchar as carried_restaurant_id,
-        null::varchar as enterprise_name
+        null::{{ dbt.type_string() }} as event_text,
+        null::{{ dbt.type_string() }} as carried_hotline_request_id,
+        null::{{ dbt.type_string() }} as carried_grid_case_id,
+        null::{{ dbt.type_string() }} as carried_uscc,
+        null::{{ dbt.type_string() }} as carried_restaurant_id,
+        null::{{ dbt.type_string() }} as enterprise_name
     from violations
 
 ),
@@ -278,17 +278,17 @@ own_places as (
     from sensor_exceedances
     left join obd_fixes
         on sensor_exceedances.exceedance_kind = 'diesel_nox'
-        and cast(obd_fixes.obd_id as varchar) = sensor_exceedances.first_reading_id
+        and cast(obd_fixes.obd_id as {{ dbt.type_string() }}) = sensor_exceedances.first_reading_id
     union all
     select
         'parking_violation',
-        cast(violations.violation_id as varchar),
+        cast(violations.violation_id as {{ dbt.type_string() }}),
         streets.street_code,
-        null::varchar,
-        null::varchar,
+        null::{{ dbt.type_string() }},
+        null::{{ dbt.type_string() }},
         violations.lat,
         violations.lon,
-        null::timestamptz
+        null::{{ type_instant() }}
     from violations
     left join streets
         on streets.street_code = violations.street_code_as_served

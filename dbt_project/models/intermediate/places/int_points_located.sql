@@ -14,7 +14,7 @@ with hotline_orders as (
         lon,
         street_code_as_served,
         community_code_as_served,
-        null::varchar as grid_code_as_served
+        null::{{ dbt.type_string() }} as grid_code_as_served
     from {{ ref('stg_hotline__requests') }}
 
 ),
@@ -41,8 +41,8 @@ enforcement_cases as (
         lat,
         lon,
         street_code_as_served,
-        null::varchar as community_code_as_served,
-        null::varchar as grid_code_as_served
+        null::{{ dbt.type_string() }} as community_code_as_served,
+        null::{{ dbt.type_string() }} as grid_code_as_served
     from {{ ref('stg_enforcement__cases') }}
 
 ),
@@ -56,7 +56,7 @@ restaurants as (
         lon,
         street_code_as_served,
         community_code_as_served,
-        null::varchar as grid_code_as_served
+        null::{{ dbt.type_string() }} as grid_code_as_served
     from {{ ref('stg_citymgmt__restaurants') }}
 
 ),
@@ -139,12 +139,12 @@ nearest as (
         event_kind,
         event_id,
         count(*) as candidate_cell_count,
-        arg_min(
-            {'grid_code': grid_code, 'street_code': cell_street_code, 'community_code': cell_community_code},
-            (distance_m, grid_code)
-        ) as nearest_cell,
+        {{ arg_min(
+            struct_of({'grid_code': 'grid_code', 'street_code': 'cell_street_code', 'community_code': 'cell_community_code'}),
+            '(distance_m, grid_code)',
+        ) }} as nearest_cell,
         min(distance_m) as point_distance_m,
-        arg_min(grid_code, (distance_m, grid_code)) filter (where is_in_coded_place) as coded_place_grid_code,
+        {{ arg_min('grid_code', '(distance_m, grid_code)') }} filter (where is_in_coded_place) as coded_place_grid_code,
         min(distance_m) filter (where is_in_coded_place) as coded_place_distance_m
     from (
         select

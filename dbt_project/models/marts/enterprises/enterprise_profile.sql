@@ -19,11 +19,11 @@ assessed as (
 
     select
         facts.*,
-        list_filter([
-            {%- for rule in rules %}
-            case when {{ rule.condition }} then '{{ rule.rule }}' end{{ "," if not loop.last }}
-            {%- endfor %}
-        ], lambda fired: fired is not null) as risk_rules_fired
+        {%- set fired = [] %}
+        {%- for rule in rules %}
+            {%- do fired.append("case when " ~ rule.condition ~ " then '" ~ rule.rule ~ "' end") %}
+        {%- endfor %}
+        {{ list_present(fired) }} as risk_rules_fired
     from facts
 
 ),
@@ -64,13 +64,13 @@ profiled as (
         assessed.tax_wan_cny,
         assessed.employees,
         assessed.energy_tce,
-        case coalesce(assessed.risk_rules_fired[1], 'no_adverse_record')
+        case coalesce({{ list_element('assessed.risk_rules_fired', 1) }}, 'no_adverse_record')
             {%- for rule in rules %}
             when '{{ rule.rule }}' then '{{ rule.level }}'
             {%- endfor %}
             else 'low'
         end as risk_level,
-        coalesce(assessed.risk_rules_fired[1], 'no_adverse_record') as risk_rule,
+        coalesce({{ list_element('assessed.risk_rules_fired', 1) }}, 'no_adverse_record') as risk_rule,
         assessed.risk_rules_fired,
         assessed.reference_date
 

@@ -59,7 +59,7 @@ joined as (
 
         -- the loop
         limited.reported_at,
-        (limited.reported_at at time zone 'Asia/Shanghai')::date as reported_date,
+        {{ local_date('limited.reported_at') }} as reported_date,
         loops.collect_at,
         loops.file_at,
         loops.dispatch_at,
@@ -112,7 +112,7 @@ deadlined as (
 
     select
         joined.*,
-        file_at + to_seconds(closure_limit_hours * 3600) as closure_deadline
+        file_at + {{ interval_of('closure_limit_hours * 3600', 'seconds') }} as closure_deadline
     from joined
 
 ),

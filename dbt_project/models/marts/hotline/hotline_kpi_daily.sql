@@ -18,7 +18,7 @@ dispatches as (
 
 as_of as (
 
-    select max(data_as_of) as data_as_of, (max(data_as_of) at time zone 'Asia/Shanghai')::date as as_of_date
+    select max(data_as_of) as data_as_of, {{ local_date('max(data_as_of)') }} as as_of_date
     from {{ ref('int_hotline_requests_enriched') }}
 
 ),
@@ -28,9 +28,7 @@ days as (
 
     select distinct
         months.period_month,
-        cast(unnest(generate_series(
-            months.period_month, least(last_day(months.period_month), as_of.as_of_date), interval 1 day
-        )) as date) as kpi_date
+        {{ date_series('months.period_month', 'least(last_day(months.period_month), as_of.as_of_date)') }} as kpi_date
     from (select distinct period_month from {{ ref('int_hotline_requests_enriched') }} where is_due) as months
     cross join as_of
 
@@ -42,9 +40,9 @@ due_by_day as (
     select
         days.kpi_date,
         days.period_month,
-        requests.*  exclude (period_month),
+        requests.* {{ star_exclude() }} (period_month),
         requests.is_visit_answered
-            and (coalesce(requests.return_visited_at, requests.updated_at) at time zone 'Asia/Shanghai')::date
+            and {{ local_date('coalesce(requests.return_visited_at, requests.updated_at)') }}
                 <= days.kpi_date as is_answered_by_then
     from days
     inner join requests
@@ -82,7 +80,7 @@ kpis as (
 final as (
 
     select
-        concat_ws('|', kpis.unit_type, kpis.unit_code, strftime(kpis.kpi_date, '%Y-%m-%d')) as unit_day_key,
+        concat_ws('|', kpis.unit_type, kpis.unit_code, {{ format_time('kpis.kpi_date', '%Y-%m-%d') }}) as unit_day_key,
         kpis.*,
         as_of.data_as_of
     from kpis

@@ -38,9 +38,10 @@ kpis as (
 final as (
 
     select
-        concat_ws('|', kpis.unit_type, kpis.unit_code, strftime(kpis.period_month, '%Y-%m')) as unit_month_key,
+        concat_ws('|', kpis.unit_type, kpis.unit_code, {{ format_time('kpis.period_month', '%Y-%m') }})
+            as unit_month_key,
         kpis.*,
-        last_day(kpis.period_month) < (as_of.data_as_of at time zone 'Asia/Shanghai')::date as is_period_complete,
+        last_day(kpis.period_month) < {{ local_date('as_of.data_as_of') }} as is_period_complete,
         as_of.data_as_of
     from kpis
     cross join (select max(data_as_of) as data_as_of from {{ ref('int_hotline_requests_enriched') }}) as as_of

@@ -45,8 +45,8 @@ services as (
 
     select
         service_code,
-        arg_max(service_name, received_at) as service_name,
-        arg_max(service_group, received_at) as service_group
+        {{ arg_max('service_name', 'received_at') }} as service_name,
+        {{ arg_max('service_group', 'received_at') }} as service_group
     from orders
     where service_code is not null
     group by service_code
@@ -113,7 +113,8 @@ window_orders as (
         on orders.community_code = anchors.community_code
         and orders.service_group = anchors.service_group
         and orders.received_at <= anchors.received_at
-        and epoch(anchors.received_at) - epoch(orders.received_at) <= {{ hotspot_window_seconds() }}
+        and {{ epoch_seconds('anchors.received_at') }} - {{ epoch_seconds('orders.received_at') }}
+            <= {{ hotspot_window_seconds() }}
 
 ),
 
@@ -129,7 +130,7 @@ repeat_hotspots as (
         count(*) filter (where is_return) as returned_orders,
         min(received_at) as window_first_received_at,
         max(received_at) as window_last_received_at,
-        list(request_id order by received_at, request_id) as request_ids
+        {{ ordered_list('request_id', 'received_at, request_id') }} as request_ids
     from window_orders
     group by all
 
@@ -154,10 +155,10 @@ selected as (
         subjects_with_orders,
         null::bigint as hotspot_orders,
         null::bigint as returned_orders,
-        null::timestamptz as window_first_received_at,
-        null::timestamptz as window_last_received_at,
-        null::timestamptz as first_qualified_at,
-        null::varchar[] as request_ids
+        null::{{ type_instant() }} as window_first_received_at,
+        null::{{ type_instant() }} as window_last_received_at,
+        null::{{ type_instant() }} as first_qualified_at,
+        null::{{ type_list(dbt.type_string()) }} as request_ids
     from ranked
     where frequency_rank <= {{ var('top_n') }}
     union all
@@ -218,7 +219,7 @@ compared as (
 final as (
 
     select
-        concat_ws('|', compared.hotspot_kind, compared.subject_code, strftime(compared.period_month, '%Y-%m'))
+        concat_ws('|', compared.hotspot_kind, compared.subject_code, {{ format_time('compared.period_month', '%Y-%m') }})
             as hotspot_key,
         compared.hotspot_kind,
         compared.period_month,

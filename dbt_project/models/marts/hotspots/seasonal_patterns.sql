@@ -31,11 +31,11 @@ rated as (
 -- every (pattern, bucket): 12 months of year, 7 ISO weekdays, 24 hours
 buckets as (
 
-    select 'month_of_year' as pattern, cast(unnest(range(1, 13)) as integer) as bucket
+    select 'month_of_year' as pattern, {{ integer_series(1, 13) }} as bucket
     union all
-    select 'day_of_week', cast(unnest(range(1, 8)) as integer)
+    select 'day_of_week', {{ integer_series(1, 8) }}
     union all
-    select 'hour_of_day', cast(unnest(range(0, 24)) as integer)
+    select 'hour_of_day', {{ integer_series(0, 24) }}
 
 ),
 
@@ -93,7 +93,7 @@ judged as (
 final as (
 
     select
-        concat_ws('|', groups.service_group, buckets.pattern, lpad(cast(buckets.bucket as varchar), 2, '0'))
+        concat_ws('|', groups.service_group, buckets.pattern, lpad(cast(buckets.bucket as {{ dbt.type_string() }}), 2, '0'))
             as seasonal_pattern_key,
         groups.service_group,
         groups.service_group_name,

@@ -83,7 +83,7 @@ calendar as (
 
     select
         domain_code,
-        cast(unnest(generate_series(min(activity_date), max(activity_date), interval 1 day)) as date)
+        {{ date_series('min(activity_date)', 'max(activity_date)') }}
             as activity_date
     from days
     group by domain_code
@@ -141,7 +141,7 @@ joined as (
 final as (
 
     select
-        concat_ws('|', domain_code, coalesce(street_code, 'unresolved'), strftime(activity_date, '%Y-%m-%d'))
+        concat_ws('|', domain_code, coalesce(street_code, 'unresolved'), {{ format_time('activity_date', '%Y-%m-%d') }})
             as domain_day_key,
         domain_code,
         street_code,

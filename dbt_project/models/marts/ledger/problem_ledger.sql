@@ -56,16 +56,18 @@ months as (
         period_month,
         greatest(
             0,
-            datediff('day', greatest(period_month, span.first_date), least(last_day(period_month), span.last_date)) + 1
+            {{ dbt.datediff(
+                'greatest(period_month, span.first_date)', 'least(last_day(period_month), span.last_date)', 'day',
+            ) }} + 1
         ) as days_observed,
         cast(day(last_day(period_month)) as integer) as days_in_month
     from (
         select
             offsets.month_index,
-            (span.current_month - to_months(offsets.month_index))::date as period_month
+            (span.current_month - {{ interval_of('offsets.month_index', 'months') }})::date as period_month
         from span
         cross join (
-            select cast(unnest(range({{ ledger_months_evaluated() }})) as integer) as month_index
+            select {{ integer_series(0, ledger_months_evaluated()) }} as month_index
         ) as offsets
         where span.current_month is not null
     ) as evaluated
@@ -117,12 +119,16 @@ summarised as (
         count(*) filter (
             where month_index < {{ var('ledger_lookback_months') }} and is_complete and not is_hotspot_month
         ) as months_ruled_out_as_hotspot,
-        list(period_month order by period_month) filter (
-            where month_index < {{ var('ledger_lookback_months') }} and is_hotspot_month
-        ) as repeat_hotspot_months,
-        list(period_month order by period_month) filter (
-            where month_index < {{ var('ledger_lookback_months') }} and is_channel_month
-        ) as channel_months,
+        {{ ordered_list(
+            'period_month',
+            'period_month',
+            condition='month_index < ' ~ (var('ledger_lookback_months')) ~ ' and is_hotspot_month',
+        ) }} as repeat_hotspot_months,
+        {{ ordered_list(
+            'period_month',
+            'period_month',
+            condition='month_index < ' ~ (var('ledger_lookback_months')) ~ ' and is_channel_month',
+        ) }} as channel_months,
         bool_or(is_complete) filter (where month_index = 0) as is_current_month_complete,
         bool_or(is_channel_month) filter (where month_index = 0) as is_current_channel_month,
         -- a run of channel months that a wholly covered month without them breaks: the run ending now ...
@@ -201,19 +207,31 @@ listed as (
         count(*) filter (where events.channel = 'enforcement') as enforcement_cases,
         count(*) filter (where events.channel = 'sensor') as exceedances,
         count(*) filter (where events.is_open) as open_events,
-        list(distinct events.report_channel order by events.report_channel) as channels,
-        list(events.source_id order by events.occurred_at, events.source_id) filter (where events.channel = 'hotline')
+        {{ ordered_list('events.report_channel', 'events.report_channel', distinct=true) }} as channels,
+        {{ ordered_list(
+            'events.source_id', 'events.occurred_at, events.source_id', condition="events.channel = 'hotline'",
+        ) }}
             as request_ids,
-        list(events.source_id order by events.occurred_at, events.source_id) filter (where events.channel = 'grid')
+        {{ ordered_list(
+            'events.source_id', 'events.occurred_at, events.source_id', condition="events.channel = 'grid'",
+        ) }}
             as grid_case_ids,
-        list(events.source_id order by events.occurred_at, events.source_id)
-            filter (where events.channel = 'enforcement') as enforcement_case_ids,
-        list(events.source_id order by events.occurred_at, events.source_id) filter (where events.channel = 'sensor')
+        {{ ordered_list(
+            'events.source_id', 'events.occurred_at, events.source_id', condition="events.channel = 'enforcement'",
+        ) }} as enforcement_case_ids,
+        {{ ordered_list(
+            'events.source_id', 'events.occurred_at, events.source_id', condition="events.channel = 'sensor'",
+        ) }}
             as exceedance_ids,
-        list(distinct events.responsible_unit_type || ':' || events.responsible_unit_code
-            order by events.responsible_unit_type || ':' || events.responsible_unit_code)
-            filter (where events.responsible_unit_code is not null) as units_involved,
-        list(distinct events.uscc order by events.uscc) filter (where events.uscc is not null) as enterprise_usccs,
+        {{ ordered_list(
+            "events.responsible_unit_type || ':' || events.responsible_unit_code",
+            "events.responsible_unit_type || ':' || events.responsible_unit_code",
+            condition='events.responsible_unit_code is not null',
+            distinct=true,
+        ) }} as units_involved,
+        {{ ordered_list(
+            'events.uscc', 'events.uscc', condition='events.uscc is not null', distinct=true,
+        ) }} as enterprise_usccs,
         min(events.occurred_at) as first_event_at,
         max(events.occurred_at) as last_event_at
     from events
@@ -236,13 +254,16 @@ final as (
         groups.service_group_name,
         groups.domain_code,
         span.current_month as period_month,
-        (span.current_month - to_months({{ var('ledger_lookback_months') }} - 1))::date as lookback_from_month,
+        (span.current_month - {{ interval_of(
+            var('ledger_lookback_months') ~ ' - 1', 'months',
+        ) }})::date as lookback_from_month,
         cast(judged.months_observed as integer) as months_observed,
         cast(judged.months_complete as integer) as months_complete,
         cast(judged.hotspot_months as integer) as hotspot_months,
-        cast(coalesce(judged.repeat_hotspot_months, []) as date[]) as repeat_hotspot_months,
+        cast(coalesce(judged.repeat_hotspot_months, {{ empty_list() }}) as {{ type_list('date') }})
+            as repeat_hotspot_months,
         judged.is_hotspot_rule_met,
-        cast(coalesce(judged.channel_months, []) as date[]) as channel_months,
+        cast(coalesce(judged.channel_months, {{ empty_list() }}) as {{ type_list('date') }}) as channel_months,
         cast(judged.channel_streak_months as integer) as channel_streak_months,
         judged.is_channel_rule_met,
         coalesce(judged.is_hotspot_rule_met, false) or coalesce(judged.is_channel_rule_met, false)
@@ -257,18 +278,22 @@ final as (
             when judged.is_hotspot_rule_met is null or judged.is_channel_rule_met is null then 'undecided'
             else 'not_entry'
         end as ledger_status,
-        cast(coalesce(listed.channels, []) as varchar[]) as channels,
+        cast(coalesce(listed.channels, {{ empty_list() }}) as {{ type_list(dbt.type_string()) }}) as channels,
         cast(coalesce(listed.orders, 0) as integer) as orders,
         cast(coalesce(listed.grid_cases, 0) as integer) as grid_cases,
         cast(coalesce(listed.enforcement_cases, 0) as integer) as enforcement_cases,
         cast(coalesce(listed.exceedances, 0) as integer) as exceedances,
         cast(coalesce(listed.open_events, 0) as integer) as open_events,
-        cast(coalesce(listed.request_ids, []) as varchar[]) as request_ids,
-        cast(coalesce(listed.grid_case_ids, []) as varchar[]) as grid_case_ids,
-        cast(coalesce(listed.enforcement_case_ids, []) as varchar[]) as enforcement_case_ids,
-        cast(coalesce(listed.exceedance_ids, []) as varchar[]) as exceedance_ids,
-        cast(coalesce(listed.units_involved, []) as varchar[]) as units_involved,
-        cast(coalesce(listed.enterprise_usccs, []) as varchar[]) as enterprise_usccs,
+        cast(coalesce(listed.request_ids, {{ empty_list() }}) as {{ type_list(dbt.type_string()) }}) as request_ids,
+        cast(coalesce(listed.grid_case_ids, {{ empty_list() }}) as {{ type_list(dbt.type_string()) }}) as grid_case_ids,
+        cast(coalesce(listed.enforcement_case_ids, {{ empty_list() }}) as {{ type_list(dbt.type_string()) }})
+            as enforcement_case_ids,
+        cast(coalesce(listed.exceedance_ids, {{ empty_list() }}) as {{ type_list(dbt.type_string()) }})
+            as exceedance_ids,
+        cast(coalesce(listed.units_involved, {{ empty_list() }}) as {{ type_list(dbt.type_string()) }})
+            as units_involved,
+        cast(coalesce(listed.enterprise_usccs, {{ empty_list() }}) as {{ type_list(dbt.type_string()) }})
+            as enterprise_usccs,
         listed.first_event_at,
         listed.last_event_at,
         span.data_as_of

@@ -64,7 +64,8 @@ chain_events as (
     select
         events.*,
         events.channel = 'sensor'
-            and events.occurred_at >= as_of.data_as_of - to_days({{ ledger_recent_days() }}) as is_recent_exceedance
+            and events.occurred_at >= as_of.data_as_of - {{ interval_of(ledger_recent_days(), 'days') }}
+                as is_recent_exceedance
     from events
     cross join as_of
     where events.is_counted
@@ -142,34 +143,34 @@ parties as (
 holdings as (
 
     select community_code, service_group, 'community' as party_role, community_code as party_code, *
-        exclude (community_code, service_group)
+        {{ star_exclude() }} (community_code, service_group)
     from chain_events
     where is_open or is_recent_exceedance
 
     union all
 
-    select community_code, service_group, 'grid', grid_code, * exclude (community_code, service_group)
+    select community_code, service_group, 'grid', grid_code, * {{ star_exclude() }} (community_code, service_group)
     from chain_events
     where (is_open or is_recent_exceedance) and grid_code is not null
 
     union all
 
     select community_code, service_group, 'street_office', responsible_unit_code,
-        * exclude (community_code, service_group)
+        * {{ star_exclude() }} (community_code, service_group)
     from chain_events
     where is_open and channel in ('hotline', 'grid') and responsible_unit_type = 'street'
 
     union all
 
     select community_code, service_group, 'department', responsible_unit_code,
-        * exclude (community_code, service_group)
+        * {{ star_exclude() }} (community_code, service_group)
     from chain_events
     where is_open and channel in ('hotline', 'grid') and responsible_unit_type = 'department'
 
     union all
 
     select community_code, service_group, 'enforcement_team', responsible_unit_code,
-        * exclude (community_code, service_group)
+        * {{ star_exclude() }} (community_code, service_group)
     from chain_events
     where is_open and channel = 'enforcement' and responsible_unit_code is not null
 
@@ -177,7 +178,7 @@ holdings as (
 
     select community_code, service_group, 'frontage_enterprise',
         case when channel in ('enforcement', 'sensor') then carried_uscc else uscc end,
-        * exclude (community_code, service_group)
+        * {{ star_exclude() }} (community_code, service_group)
     from chain_events
     where (is_open or is_recent_exceedance)
         and case when channel in ('enforcement', 'sensor') then carried_uscc else uscc end is not null
@@ -195,7 +196,7 @@ held as (
         count(*) filter (where channel = 'grid' and is_open) as open_grid_cases,
         count(*) filter (where channel = 'enforcement' and is_open) as open_enforcement_cases,
         count(*) filter (where is_recent_exceedance) as recent_exceedances,
-        list(event_id order by occurred_at, event_id) as open_work_event_ids
+        {{ ordered_list('event_id', 'occurred_at, event_id') }} as open_work_event_ids
     from holdings
     group by community_code, service_group, party_role, party_code
 
@@ -226,10 +227,11 @@ final as (
             then coalesce(held.open_enforcement_cases, 0) end as integer) as open_enforcement_cases,
         cast(case when parties.party_role in ('community', 'grid', 'frontage_enterprise')
             then coalesce(held.recent_exceedances, 0) end as integer) as recent_exceedances,
-        cast(coalesce(held.open_work_event_ids, []) as varchar[]) as open_work_event_ids,
+        cast(coalesce(held.open_work_event_ids, {{ empty_list() }}) as {{ type_list(dbt.type_string()) }})
+            as open_work_event_ids,
         frontage.frontage_qualified_by,
         frontage.nearest_distance_m as frontage_distance_m,
-        cast(frontage.sensor_place_ids as varchar[]) as frontage_sensor_place_ids,
+        cast(frontage.sensor_place_ids as {{ type_list(dbt.type_string()) }}) as frontage_sensor_place_ids,
         chains.chain_events,
         as_of.data_as_of
     from parties

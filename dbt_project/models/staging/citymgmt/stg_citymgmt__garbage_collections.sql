@@ -40,8 +40,10 @@ flagged as (
 final as (
 
     select * from flagged
+    {%- if is_incremental() %}  {#- a full build has no soft deletes to write (citymgmt_changed) #}
     union all by name
     select * from deleted
+    {%- endif %}
 
 )
 

@@ -15,15 +15,15 @@ latest as (
 renamed as (
 
     select
-        cast(station_id as varchar) as station_id,
-        cast(name as varchar) as station_name,
+        cast(station_id as {{ dbt.type_string() }}) as station_id,
+        cast(name as {{ dbt.type_string() }}) as station_name,
         lower(trim(kind)) as station_kind,
         {{ normalise_code('street_code') }} as street_code_as_served,
         {{ normalise_code('community_code') }} as community_code_as_served,
         {{ citymgmt_usable_coordinate('lat', 'lat', 'lon') }} as lat,
         {{ citymgmt_usable_coordinate('lon', 'lat', 'lon') }} as lon,
         {{ citymgmt_point_was_nulled('lat', 'lon') }} as point_nulled,
-        cast(updated_at as timestamptz) as updated_at,
+        cast(updated_at as {{ type_instant() }}) as updated_at,
         extra_fields,
         _batch_id as batch_id,
         _ingested_at as ingested_at

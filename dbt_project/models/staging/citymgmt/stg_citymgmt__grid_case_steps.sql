@@ -28,12 +28,12 @@ renamed as (
 
     select
         cast(step_id as bigint) as step_id,
-        cast(case_id as varchar) as case_id,
+        cast(case_id as {{ dbt.type_string() }}) as case_id,
         lower(trim(step)) as step,
         {{ normalise_code('unit_code') }} as unit_code,
-        cast(occurred_at as timestamptz) as occurred_at,
-        cast(note as varchar) as step_note,
-        cast(updated_at as timestamptz) as updated_at,
+        cast(occurred_at as {{ type_instant() }}) as occurred_at,
+        cast(note as {{ dbt.type_string() }}) as step_note,
+        cast(updated_at as {{ type_instant() }}) as updated_at,
         extra_fields,
         _batch_id as batch_id,
         _ingested_at as ingested_at
@@ -95,9 +95,9 @@ flagged as (
             partition by case_id order by step_number
             rows between unbounded preceding and 1 preceding
         ) > 0 as is_repeat_close,
-        count(distinct loop_position) filter (where loop_position between round_start and round_reach)
-            over (partition by case_id, loop_round)
-            < greatest(round_reach - round_start + 1, 0) as round_step_missing
+        {{ count_distinct_over(
+            'loop_position', 'loop_position between round_start and round_reach', 'partition by case_id, loop_round'
+        ) }} < greatest(round_reach - round_start + 1, 0) as round_step_missing
 
     from stepped
 

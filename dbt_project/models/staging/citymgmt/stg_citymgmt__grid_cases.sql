@@ -17,22 +17,22 @@ latest as (
 renamed as (
 
     select
-        cast(case_id as varchar) as case_id,
+        cast(case_id as {{ dbt.type_string() }}) as case_id,
         lower(trim(origin)) as case_origin,
         nullif(trim(hotline_request_id), '') as hotline_request_id,
         lower(trim(kind)) as case_kind,
-        cast(category as varchar) as case_category,
-        cast(subcategory as varchar) as case_subcategory,
-        cast(description as varchar) as case_description,
+        cast(category as {{ dbt.type_string() }}) as case_category,
+        cast(subcategory as {{ dbt.type_string() }}) as case_subcategory,
+        cast(description as {{ dbt.type_string() }}) as case_description,
         {{ normalise_code('street_code') }} as street_code_as_served,
         {{ normalise_code('community_code') }} as community_code_as_served,
         {{ normalise_code('grid_code') }} as grid_code,
         cast(lat as double) as lat,
         cast(lon as double) as lon,
-        cast(reported_at as timestamptz) as reported_at,
+        cast(reported_at as {{ type_instant() }}) as reported_at,
         lower(trim(status)) as case_status,
         {{ normalise_code('responsible_unit_code') }} as responsible_unit_code,
-        cast(updated_at as timestamptz) as updated_at,
+        cast(updated_at as {{ type_instant() }}) as updated_at,
         extra_fields,
         _batch_id as batch_id,
         _ingested_at as ingested_at

@@ -23,7 +23,7 @@ renamed as (
         {{ citymgmt_usable_coordinate('centroid_lat', 'centroid_lat', 'centroid_lon') }} as centroid_lat,
         {{ citymgmt_usable_coordinate('centroid_lon', 'centroid_lat', 'centroid_lon') }} as centroid_lon,
         {{ citymgmt_point_was_nulled('centroid_lat', 'centroid_lon') }} as point_nulled,
-        cast(updated_at as timestamptz) as updated_at,
+        cast(updated_at as {{ type_instant() }}) as updated_at,
         extra_fields,
         _batch_id as batch_id,
         _ingested_at as ingested_at

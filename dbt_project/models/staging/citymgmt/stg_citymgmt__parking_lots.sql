@@ -16,14 +16,14 @@ latest as (
 renamed as (
 
     select
-        cast(lot_id as varchar) as lot_id,
-        cast(name as varchar) as lot_name,
+        cast(lot_id as {{ dbt.type_string() }}) as lot_id,
+        cast(name as {{ dbt.type_string() }}) as lot_name,
         {{ normalise_code('street_code') }} as street_code_as_served,
         cast(capacity as integer) as capacity,
         {{ citymgmt_usable_coordinate('lat', 'lat', 'lon') }} as lat,
         {{ citymgmt_usable_coordinate('lon', 'lat', 'lon') }} as lon,
         {{ citymgmt_point_was_nulled('lat', 'lon') }} as point_nulled,
-        cast(updated_at as timestamptz) as updated_at,
+        cast(updated_at as {{ type_instant() }}) as updated_at,
         extra_fields,
         _batch_id as batch_id,
         _ingested_at as ingested_at

@@ -17,13 +17,13 @@ renamed as (
 
     select
         cast(violation_id as bigint) as violation_id,
-        cast(plate_hash as varchar) as plate_hash,
+        cast(plate_hash as {{ dbt.type_string() }}) as plate_hash,
         {{ normalise_code('street_code') }} as street_code_as_served,
         cast(lat as double) as lat,
         cast(lon as double) as lon,
-        cast(observed_at as timestamptz) as observed_at,
+        cast(observed_at as {{ type_instant() }}) as observed_at,
         lower(trim(latest.source)) as violation_source,
-        cast(updated_at as timestamptz) as updated_at,
+        cast(updated_at as {{ type_instant() }}) as updated_at,
         extra_fields,
         _batch_id as batch_id,
         _ingested_at as ingested_at

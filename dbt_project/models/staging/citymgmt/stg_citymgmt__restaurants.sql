@@ -17,17 +17,17 @@ latest as (
 renamed as (
 
     select
-        cast(restaurant_id as varchar) as restaurant_id,
-        cast(name as varchar) as restaurant_name,
+        cast(restaurant_id as {{ dbt.type_string() }}) as restaurant_id,
+        cast(name as {{ dbt.type_string() }}) as restaurant_name,
         {{ normalise_code('uscc') }} as uscc,
         {{ normalise_code('street_code') }} as street_code_as_served,
         {{ normalise_code('community_code') }} as community_code_as_served,
-        cast(address as varchar) as address,
+        cast(address as {{ dbt.type_string() }}) as address,
         {{ citymgmt_usable_coordinate('lat', 'lat', 'lon') }} as lat,
         {{ citymgmt_usable_coordinate('lon', 'lat', 'lon') }} as lon,
         {{ citymgmt_point_was_nulled('lat', 'lon') }} as point_nulled,
         cast(seats as integer) as seats,
-        cast(updated_at as timestamptz) as updated_at,
+        cast(updated_at as {{ type_instant() }}) as updated_at,
         extra_fields,
         _batch_id as batch_id,
         _ingested_at as ingested_at

@@ -15,12 +15,12 @@ latest as (
 renamed as (
 
     select
-        cast(road_id as varchar) as road_id,
-        cast(name as varchar) as road_name,
+        cast(road_id as {{ dbt.type_string() }}) as road_id,
+        cast(name as {{ dbt.type_string() }}) as road_name,
         {{ normalise_code('street_code') }} as street_code_as_served,
         cast(length_m as integer) as length_m,
-        cast(grade as varchar) as road_grade,
-        cast(updated_at as timestamptz) as updated_at,
+        cast(grade as {{ dbt.type_string() }}) as road_grade,
+        cast(updated_at as {{ type_instant() }}) as updated_at,
         extra_fields,
         _batch_id as batch_id,
         _ingested_at as ingested_at

@@ -15,11 +15,11 @@ latest as (
 renamed as (
 
     select
-        cast(vehicle_id as varchar) as vehicle_id,
+        cast(vehicle_id as {{ dbt.type_string() }}) as vehicle_id,
         {{ normalise_code('plate') }} as plate,
         lower(trim(kind)) as vehicle_kind,
         {{ normalise_code('street_code') }} as street_code_as_served,
-        cast(updated_at as timestamptz) as updated_at,
+        cast(updated_at as {{ type_instant() }}) as updated_at,
         extra_fields,
         _batch_id as batch_id,
         _ingested_at as ingested_at

@@ -18,11 +18,11 @@ latest as (
 renamed as (
 
     select
-        cast(worker_id as varchar) as worker_id,
+        cast(worker_id as {{ dbt.type_string() }}) as worker_id,
         {{ normalise_code('street_code') }} as street_code_as_served,
         lower(trim(role)) as worker_role,
-        cast(updated_at as timestamptz) as updated_at,
-        case when extra_fields is not null then list_sort(json_keys(extra_fields)) end as extra_field_names,
+        cast(updated_at as {{ type_instant() }}) as updated_at,
+        case when extra_fields is not null then {{ json_keys_sorted('extra_fields') }} end as extra_field_names,
         _batch_id as batch_id,
         _ingested_at as ingested_at
 

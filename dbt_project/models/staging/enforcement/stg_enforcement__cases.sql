@@ -36,7 +36,7 @@ renamed as (
         closed_at,
         status,
         penalty_cny,
-        coalesce(measures, []) as measures,
+        coalesce(measures, {{ empty_list() }}) as measures,
         result_text,
         {{ normalise_code('team_code') }} as team_code,
         updated_at,

@@ -38,7 +38,7 @@ renamed as (
         {{ normalise_code('street_code') }} as street_code_as_served,
         {{ normalise_code('community_code') }} as community_code_as_served,
         dispatches,
-        len(coalesce(dispatches, [])) as dispatch_count,
+        coalesce({{ list_length('dispatches') }}, 0) as dispatch_count,
         responded_datetime as responded_at,
         resolved_datetime as resolved_at,
         return_visit.visited_at as return_visited_at,

@@ -20,7 +20,7 @@ renamed as (
         {{ normalise_code('service_code') }} as service_code,
         trim(service_name) as service_name,
         description as service_description,
-        nullif(lower(trim("group")), '') as service_group,
+        nullif(lower(trim({{ adapter.quote('group') }})), '') as service_group,
         type as service_type,
         keywords,
         metadata as has_metadata,

@@ -23,7 +23,7 @@ renamed as (
     select
         {{ normalise_code('uscc') }} as uscc,
         period,
-        strptime(period || '01', '%Y%m%d')::date as period_month,
+        {{ parse_date("period || '01'", '%Y%m%d') }} as period_month,
         {{ uscc_is_valid(normalise_code('uscc')) }} as uscc_is_valid,
         release,
         revision,
