@@ -1,7 +1,8 @@
 """The dbt build on a lake on an object store: the test district's raw zone, as the connectors landed it, put in an
 S3-compatible server (moto's, on loopback), built by a process whose GRIDLAKE_HOME holds no lake at all. The
 sources read the raw zone there through the store's filesystem, and the marts are those of the build on disk; the
-build leaves its warehouse, records and manifest in the store, for a publisher on another machine.
+build commits its warehouse, records and manifest to the store as a build (``warehouse/<build_id>/``, named by
+``warehouse/current.json``), for a publisher on another machine.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from gridlake.builds import WarehouseBuilds
 from gridlake.lake import Lake
 from gridlake.settings import Settings
 from gridlake.storage import Store
@@ -34,7 +36,7 @@ def on_s3(built, settings: Settings, object_store, tmp_path_factory: pytest.Temp
 def s3_warehouse(on_s3: Settings, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The warehouse the build put in the store, as a publisher elsewhere would fetch it."""
     local = tmp_path_factory.mktemp("fetched") / "gridlake.duckdb"
-    Store(on_s3.store).download("warehouse/gridlake.duckdb", local)
+    assert WarehouseBuilds(Store(on_s3.store).child("warehouse")).fetch({"gridlake.duckdb": local}) is not None
     return local
 
 
@@ -56,10 +58,14 @@ def both(built: duckdb.DuckDBPyConnection, s3_warehouse: Path) -> Iterator[duckd
 
 def test_the_build_reads_the_raw_zone_on_the_object_store(on_s3: Settings) -> None:
     assert not (on_s3.home / "lake").exists()  # nothing of the lake on this machine's disk
-    record = json.loads(Store(on_s3.store).read_text("warehouse/last_build.json"))
+    builds = WarehouseBuilds(Store(on_s3.store).child("warehouse"))
+    build = builds.current()
+    assert build is not None and set(build.files) == {"gridlake.duckdb", "last_build.json", "build_vars.json",
+                                                      "manifest.json"}
+    assert builds.builds() == [build.build_id]
+    record = json.loads(builds.store.read_text(f"{build.build_id}/last_build.json"))
     lake = Lake(Store(on_s3.store).child("lake"))
     assert record["raw_batches"] == lake.committed_batches() and "hotline/requests" in record["raw_batches"]
-    assert {"gridlake.duckdb", "build_vars.json", "manifest.json"} <= set(Store(on_s3.store).listdir("warehouse"))
 
 
 def test_every_mart_built_on_the_object_store_has_the_rows_of_the_build_on_disk(
