@@ -15,10 +15,11 @@ Every server listens on 127.0.0.1 on a free port; each process writes its output
 workers first, and kills what has not stopped after a grace period.
 
 The workers share only what tasks may share: the store (``GRIDLAKE_STORE``: the lake, the shared zone, the check
-results and the warehouse's builds; an object store's ``s3://`` URI with its connection ``AIRFLOW_CONN_GRIDLAKE_STORE``
-among ``connections``, or a folder), the metadata database (through the Execution API) and the connections
-(``AIRFLOW_CONN_*``). Each worker's ``GRIDLAKE_HOME`` is its own local scratch (dbt's target and logs, the
-warehouse's working copy, publication candidates), as on machines of their own. Two workers on one machine would
+results, the warehouse's builds and the reports; an object store's ``s3://`` URI with its connection
+``AIRFLOW_CONN_GRIDLAKE_STORE`` among ``connections``, or a folder), the metadata database (through the Execution
+API) and the connections (``AIRFLOW_CONN_*``). Each worker's ``GRIDLAKE_HOME`` is its own local scratch (dbt's
+target and logs, the warehouse's working copy, publication candidates), as on machines of their own. Two workers
+on one machine would
 report the same host name for their task instances, so each reports its Celery hostname instead
 (``[core] hostname_callable`` = ``worker_hostname``), which is what tells who ran what. Their task logs go to one
 folder the API server reads (standing in for remote logging), as the workers do not serve logs over HTTP here:

@@ -2,7 +2,7 @@
 S3-compatible server (moto's, on loopback), built by a process whose GRIDLAKE_HOME holds no lake at all. The
 sources read the raw zone there through the store's filesystem, and the marts are those of the build on disk; the
 build commits its warehouse, records and manifest to the store as a build (``warehouse/<build_id>/``, named by
-``warehouse/current.json``), for a publisher on another machine.
+``warehouse/current.json``), for a publisher on another machine; a build on another machine starts from it.
 """
 
 from __future__ import annotations
@@ -10,10 +10,12 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from unittest.mock import patch
 
 import duckdb
 import pytest
 
+from gridlake.builds import FILES as BUILD_FILES
 from gridlake.builds import WarehouseBuilds
 from gridlake.lake import Lake
 from gridlake.settings import Settings
@@ -85,3 +87,33 @@ def test_a_mart_built_on_the_object_store_equals_the_build_on_disk_row_for_row(b
         f"select count(*) from ((select * from gridlake.marts.{mart} except all select * from s3build.marts.{mart}) "
         f"union all (select * from s3build.marts.{mart} except all select * from gridlake.marts.{mart}))").fetchone()[0]
     assert differ == 0
+
+
+def test_a_build_on_another_machine_starts_from_the_current_build_and_its_builder_downloads_nothing_next(
+        on_s3: Settings, tmp_path: Path) -> None:
+    """A build on a machine that shares only the store starts from the build the pointer names (a table that only
+    that build holds is in the next one), and commits a new build; built again there, it downloads nothing (its
+    working copy is the current build). Old builds go once three newer are committed."""
+    builds = WarehouseBuilds(Store(on_s3.store).child("warehouse"))
+    first = builds.current()
+    files = {name: tmp_path / "fetched" / name for name in BUILD_FILES}
+    builds.fetch(files)
+    with duckdb.connect(str(files["gridlake.duckdb"])) as connection:
+        connection.execute("create table main.left_by_the_last_build as select 42 as answer")
+    marked = builds.commit(files)
+
+    other = Settings(home=tmp_path / "other-machine", store=on_s3.store)
+    run_dbt(["seed"], settings=other)  # the quickest command that changes the warehouse: a build all the same
+    second = builds.current()
+    assert second is not None and second.build_id not in (first.build_id, marked.build_id)
+    fetched = tmp_path / "second.duckdb"
+    builds.fetch({"gridlake.duckdb": fetched})
+    with duckdb.connect(str(fetched), read_only=True) as connection:
+        assert connection.execute("select answer from main.left_by_the_last_build").fetchall() == [(42,)]
+
+    with patch.object(Store, "download", side_effect=AssertionError("the builder downloaded its own build")):
+        run_dbt(["seed"], settings=other)
+    third = builds.current()
+    assert third is not None and third.build_id != second.build_id
+    assert builds.builds() == [marked.build_id, second.build_id, third.build_id]  # the first pruned
+    assert set(third.files) == set(BUILD_FILES)  # the records of the last whole build carried along
