@@ -5,6 +5,7 @@ The DAG is scheduled on the time and on the shared datasets' Assets: when a data
 (one that was held back at 08:00, say), the day's reports are written again, now with its figures instead of the
 notice that it was withheld. A report never shows data that failed their checks (``reports.sources``). Trigger
 with conf ``{"issued_on": "YYYY-MM-DD"}`` to write all three for a date, or ``{"issued_on": {"weekly": ...}}``.
+The reports go to the store's ``reports/`` (the portal serves them from there); XCom carries their paths or URIs.
 """
 
 from __future__ import annotations

@@ -1,12 +1,14 @@
 """Run the dbt project (``dbt_project/``) on the lake: the settings in force become dbt vars, and the warehouse,
 dbt's target and logs go under ``$GRIDLAKE_HOME``, never into the checkout.
 
-With the store on an object store (``GRIDLAKE_STORE=s3://...``, gridlake/storage.py) the sources read the raw zone
-there (the profile's plugin registers the store's filesystem with DuckDB), and since a DuckDB file cannot live on
-S3, a build starts from the warehouse the last build left in the store (``warehouse/``, if any), builds the local
-copy under ``$GRIDLAKE_HOME``, and puts it back with its records (``last_build.json``, ``build_vars.json``) and
-dbt's ``manifest.json``: a build and a publication may run on machines that share only the store.
-``warehouse_for_reading`` gives readers those files, in place on disk, downloaded from an object store.
+With the store elsewhere than ``$GRIDLAKE_HOME`` (an object store, ``GRIDLAKE_STORE=s3://...``, or a folder several
+machines share; gridlake/storage.py) the sources read the raw zone there (the profile's plugin registers the
+store's filesystem with DuckDB), and since a DuckDB file cannot live on S3, the warehouse is versioned in the store
+(gridlake/builds.py): a build starts from the current build there (or from nothing), builds a local working copy
+under ``$GRIDLAKE_HOME``, and commits it with its records (``last_build.json``, ``build_vars.json``) and dbt's
+``manifest.json`` as a new build, ``warehouse/<build_id>/``, named by the pointer ``warehouse/current.json``.
+``warehouse_for_reading`` gives readers one build's files: in place on disk, the current build's copy otherwise.
+With the store in ``$GRIDLAKE_HOME`` (the default) the warehouse is built and read in place.
 
 dbt runs in this process (``dbtRunner``); a script that calls it guards its entry point with
 ``if __name__ == "__main__":`` (dbt may start worker processes). The default target is the DuckDB warehouse;
@@ -27,6 +29,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from gridlake.builds import FILES as BUILD_FILES
+from gridlake.builds import WarehouseBuilds
 from gridlake.settings import Settings, get_settings, repo_root
 from gridlake.storage import Store
 
@@ -77,66 +81,74 @@ def paths(settings: Settings | None = None) -> Paths:
                  logs=home / "dbt" / "logs", spark=home / "spark")
 
 
-# The warehouse's files as kept in the store (when it is not $GRIDLAKE_HOME): under ``warehouse/``.
-_SHARED_FILES = ("gridlake.duckdb", "last_build.json", "build_vars.json", "manifest.json")
-
-
-def _remote_warehouse(settings: Settings) -> Store | None:
-    """The store's ``warehouse/`` when the store is not ``$GRIDLAKE_HOME`` (an object store, or a folder shared
-    by several machines); None when the local copy is the store's (on disk by default: used in place)."""
+def _builds(settings: Settings) -> WarehouseBuilds | None:
+    """The builds in the store's ``warehouse/`` when the store is not ``$GRIDLAKE_HOME`` (an object store, or a
+    folder several machines share); None when the store is ``$GRIDLAKE_HOME`` (the warehouse used in place)."""
     store = Store.default(settings)
-    return None if store == Store(settings.home) else store.child("warehouse")
+    return None if store == Store(settings.home) else WarehouseBuilds(store.child("warehouse"))
 
 
 def _local_file(where: Paths, name: str) -> Path:
     return where.target / name if name == "manifest.json" else where.warehouse.parent / name
 
 
-def _fetch_warehouse(remote: Store, where: Paths) -> None:
-    """The last build's warehouse and records from the store into the local copy (a fresh copy when the store
-    holds none: a build starts from what the store holds, never from a stale local file)."""
-    # a write-ahead log beside the local copy belongs to that copy, never to the one fetched
-    where.warehouse.with_name(where.warehouse.name + ".wal").unlink(missing_ok=True)
-    for name in _SHARED_FILES:
-        local = _local_file(where, name)
-        if remote.exists(name):
-            remote.download(name, local)
-        elif name != "manifest.json":
-            local.unlink(missing_ok=True)
+def _local_files(where: Paths) -> dict[str, Path]:
+    return {name: _local_file(where, name) for name in BUILD_FILES}
 
 
-def _put_warehouse(remote: Store, where: Paths, names: Sequence[str]) -> None:
-    """The local copy's files back into the store, the warehouse last. Each file is replaced whole, but not the
-    set at once: a reader fetching them during the uploads may pair the records of one build with the warehouse
-    of the other (as on disk, between the end of dbt's writes and the record's)."""
-    if where.warehouse.with_name(where.warehouse.name + ".wal").exists():  # all of the build in the one file
+def _wal(where: Paths) -> Path:
+    return where.warehouse.with_name(where.warehouse.name + ".wal")
+
+
+def _marker(where: Paths) -> Path:
+    """The id of the build the local working copy equals, written when this process committed it and removed
+    before dbt touches the copy again: a copy that may differ from every build has none."""
+    return where.warehouse.parent / ".build_id"
+
+
+def _check_out(builds: WarehouseBuilds, where: Paths) -> None:
+    """The local working copy made the current build of the store (fetched, unless it already is that build:
+    the worker that built it last), or removed when the store holds none: a build starts from what the store
+    holds, never from a stale local file."""
+    marker = _marker(where)
+    current = builds.current()
+    if (current is not None and marker.exists() and not _wal(where).exists()
+            and marker.read_text(encoding="utf-8") == current.build_id
+            and all(_local_file(where, name).exists() for name in current.files)):
+        return
+    marker.unlink(missing_ok=True)
+    _wal(where).unlink(missing_ok=True)  # a write-ahead log belongs to the local copy, never to the one fetched
+    builds.fetch(_local_files(where))
+
+
+def _commit(builds: WarehouseBuilds, where: Paths) -> None:
+    """The local working copy, its records and dbt's manifest committed to the store as a new build."""
+    if _wal(where).exists():  # all of the build in the one file
         import duckdb
 
         with duckdb.connect(str(where.warehouse)) as connection:
             connection.execute("checkpoint")
-    for name in sorted(names, key=lambda name: name == "gridlake.duckdb"):
-        local = _local_file(where, name)
-        if local.exists():
-            remote.upload(local, name)
+    build = builds.commit(_local_files(where))
+    _marker(where).write_text(build.build_id, encoding="utf-8")
+    log.info("committed the warehouse as build %s in %s", build.build_id, builds.store.uri)
 
 
 @contextmanager
 def warehouse_for_reading(settings: Settings | None = None) -> Iterator[Paths]:
-    """The last build's warehouse, its record (``last_build.json``) and dbt's manifest, as local files: in place
-    on disk; downloaded from an object store into a temporary folder, deleted after."""
+    """One build's warehouse, its record (``last_build.json``) and dbt's manifest, as local files: in place when
+    the store is ``$GRIDLAKE_HOME``; else the current build's files copied from the store into a temporary folder
+    (deleted after), never the working copy a build may be writing."""
     settings = settings or get_settings()
     where = paths(settings)
-    remote = _remote_warehouse(settings)
-    if remote is None:
+    builds = _builds(settings)
+    if builds is None:
         yield where
         return
     folder = Path(tempfile.mkdtemp(prefix="gridlake-warehouse-", dir=_scratch(settings)))
     try:
         copy = Paths(lake=where.lake, warehouse=folder / "warehouse" / "gridlake.duckdb", target=folder / "target",
                      logs=where.logs, spark=where.spark)
-        for name in ("gridlake.duckdb", "last_build.json", "manifest.json"):
-            if remote.exists(name):
-                remote.download(name, _local_file(copy, name))
+        builds.fetch({name: path for name, path in _local_files(copy).items() if name != "build_vars.json"})
         yield copy
     finally:
         shutil.rmtree(folder, ignore_errors=True)
@@ -202,6 +214,9 @@ def _environment(where: Paths) -> Iterator[None]:
                 os.environ[key] = value
 
 
+# the dbt commands that open the warehouse, and those of them that change it
+_READS_WAREHOUSE = frozenset({"build", "run", "seed", "snapshot", "test", "docs", "show"})
+_WRITES_WAREHOUSE = frozenset({"build", "run", "seed", "snapshot"})
 _SELECTORS = frozenset({"-s", "--select", "-m", "--models", "--exclude", "--selector"})
 
 
@@ -276,9 +291,11 @@ def run_dbt(args: Sequence[str], *, settings: Settings | None = None, check: boo
         where.spark.mkdir(parents=True, exist_ok=True)
         given["spark_unlanded_sources"] = unlanded_sources(where.lake)
     builds = bool(args) and args[0] in ("build", "run")
-    remote = None if spark else _remote_warehouse(settings)  # the store keeps the DuckDB warehouse's copy
-    if remote is not None and args and args[0] in ("build", "run", "seed", "snapshot", "test", "docs", "show"):
-        _fetch_warehouse(remote, where)
+    # the store keeps the DuckDB warehouse's builds; a Spark build keeps its tables under $GRIDLAKE_HOME/spark
+    builds_in_store = None if spark else _builds(settings)
+    if builds_in_store is not None and args and args[0] in _READS_WAREHOUSE:
+        _check_out(builds_in_store, where)
+        _marker(where).unlink(missing_ok=True)  # dbt may change the copy from here on
     read: dict[str, Any] = {}
     if builds:  # a load killed between its commit and its move: its files must be in place for dbt's globs
         from gridlake.lake import Lake
@@ -320,9 +337,9 @@ def run_dbt(args: Sequence[str], *, settings: Settings | None = None, check: boo
         # ... and the raw batches it read (at least these: a load committed during the build may be in too)
         read["finished_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
         build_record_path(where).write_text(json.dumps(read, indent=1), encoding="utf-8")
-    if remote is not None and result.success and args and args[0] in ("build", "run", "seed", "snapshot"):
-        # a partial build changed the warehouse too; its records only with a whole one
-        _put_warehouse(remote, where, _SHARED_FILES if builds and whole else ("gridlake.duckdb", "manifest.json"))
+    if builds_in_store is not None and result.success and args and args[0] in _WRITES_WAREHOUSE:
+        # a partial build changed the warehouse too: a new build, with the records of the last whole one
+        _commit(builds_in_store, where)
     if check and not result.success:
         failed = outcome.failed()
         detail = "; ".join(f"{node}: {message}" for node, message in sorted(failed.items())) \

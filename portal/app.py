@@ -21,6 +21,7 @@ from __future__ import annotations
 import io
 import json
 import math
+import re
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Annotated, Any
@@ -35,11 +36,15 @@ from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, Field
 
 from gridlake.settings import Settings
+from gridlake.storage import Store
 from portal import labels
 from portal.access import Access, Forbidden, QueryResult
 from portal.policy import Policies, PolicyError, User
 from portal.sql import QueryRefused
 from portal.tokens import TokenStore
+
+# a report's kind and file name (``daily``, ``2026-11-19.html``): no path separators, no hidden or parent names
+_REPORT_NAME = re.compile(r"[0-9A-Za-z][0-9A-Za-z_.-]*")
 
 __all__ = ["create_app"]
 
@@ -199,14 +204,15 @@ PageUser = Annotated[User, Depends(page_user)]
 
 
 def create_app(settings: Settings, policies: Policies, *, access: Access | None = None) -> FastAPI:
-    """The service over ``settings.home``'s shared zone, tokens and reports."""
+    """The service over the store's shared zone and reports (``settings.home``'s by default) and the tokens of
+    ``settings.home``."""
     access = access or Access(settings, policies)
     tokens = TokenStore(settings.home / "portal" / "tokens.json")
     templates = Jinja2Templates(directory=str(Path(__file__).with_name("templates")))
     templates.env.filters.update(beijing=labels.beijing, status_text=labels.status_text,
                                  dataset_title=labels.dataset_title, dataset_description=labels.dataset_description,
                                  street_name=labels.street_name)
-    reports_root = settings.home / "reports"
+    report_store = Store.default(settings).child("reports")  # where the reports DAG's workers put them
     app = FastAPI(title="gridlake 数据服务", docs_url="/api/docs", openapi_url="/api/openapi.json")
     app.state.access = access
     app.state.tokens = tokens
@@ -291,8 +297,8 @@ def create_app(settings: Settings, policies: Policies, *, access: Access | None 
 
     def _reports() -> list[dict[str, Any]]:
         found = []
-        for path in sorted(reports_root.glob("*/*.json"), reverse=True):
-            record = json.loads(path.read_text(encoding="utf-8"))
+        for name in sorted(report_store.glob("*/*.json"), reverse=True):
+            record = json.loads(report_store.read_text(name))
             found.append({key: record[key] for key in ("kind", "slug", "title", "label", "issued_on", "generated_at",
                                                        "withheld", "files")})
         return found
@@ -408,11 +414,12 @@ def create_app(settings: Settings, policies: Policies, *, access: Access | None 
         user = _authenticate(request, request.cookies.get(COOKIE)
                              or request.headers.get("authorization", "").removeprefix("Bearer "))
         _may(user, "reports")
-        path = (reports_root / kind / file).resolve()
-        if path.parent.parent != reports_root.resolve() or path.suffix not in (".html", ".pdf") or not path.exists():
+        suffix = Path(file).suffix
+        if (not _REPORT_NAME.fullmatch(kind) or not _REPORT_NAME.fullmatch(file) or suffix not in (".html", ".pdf")
+                or not report_store.exists(f"{kind}/{file}")):
             raise NotFound(f"没有报告文件 {kind}/{file}")
-        media = "text/html; charset=utf-8" if path.suffix == ".html" else "application/pdf"
-        return Response(path.read_bytes(), media_type=media)
+        media = "text/html; charset=utf-8" if suffix == ".html" else "application/pdf"
+        return Response(report_store.read_bytes(f"{kind}/{file}"), media_type=media)
 
     @app.get("/alerts", response_class=HTMLResponse)
     def alerts_page(request: Request, user: PageUser) -> Response:

@@ -70,10 +70,6 @@ def monthly(when: DateOpt = None, pdf: PdfOpt = True) -> None:
 @app.command()
 def index() -> None:
     """Rewrite the index page of the reports written so far."""
-    from gridlake.settings import get_settings
-    from reports.render import write_index
+    from reports.flow import refresh_index
 
-    settings = get_settings()
-    path = write_index(settings.home / "reports", updated_at=datetime.now(timezone.utc),
-                       tz=ZoneInfo(settings.timezone))
-    typer.echo(str(path))
+    typer.echo(str(refresh_index(updated_at=datetime.now(timezone.utc))))

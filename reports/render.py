@@ -1,7 +1,8 @@
 """Write a report: the self-contained HTML (inline CSS and SVG charts, nothing fetched), its PDF printed by headless
 Chromium, a JSON record of every figure with the dataset versions it came from, and the index page of all reports.
 
-Layout under ``$GRIDLAKE_HOME/reports/``::
+Layout under the store's ``reports/`` (``$GRIDLAKE_HOME/reports/`` by default; written locally, then uploaded, on an
+object store: reports/flow.py)::
 
     index.html                          every report, newest first, with its data status
     <kind>/<slug>.html|.pdf|.json       one report (slug: the day, ISO week or month covered)

@@ -180,11 +180,18 @@ def cluster(name: NameOpt = None, scale: ScaleOpt = None, days: DaysOpt = None, 
             workers: Annotated[int, typer.Option(help="Celery workers, each a process of its own")] = 2,
             concurrency: Annotated[int, typer.Option(help="task slots per worker")] = 2,
             run: Annotated[bool, typer.Option(help="unpause the chain's DAGs at once (ingestion starts)")] = False,
+            store: Annotated[str | None, typer.Option(
+                help="what the tasks share (lake, shared zone, check results, warehouse builds): a folder, or "
+                     "s3://bucket/prefix with its connection in AIRFLOW_CONN_GRIDLAKE_STORE; "
+                     "default $GRIDLAKE_HOME/cluster/gridlake")] = None,
             ) -> None:
     """Serve the platforms and run Airflow on them with the CeleryExecutor, as docs/deployment.md describes it:
     PostgreSQL, Redis, the API server (UI and REST API), the scheduler, the DAG processor and the workers, on
-    loopback, until interrupted. Everything (logs, metadata, the lake) goes under $GRIDLAKE_HOME/cluster/."""
+    loopback, until interrupted. Everything (logs, metadata, each worker's own GRIDLAKE_HOME, and the store unless
+    --store says otherwise) goes under $GRIDLAKE_HOME/cluster/."""
+    from gridlake.connections import env_var_name
     from gridlake.settings import get_settings
+    from gridlake.storage import STORE_CONN_ID
     from simulators.cluster import CHAIN_DAGS, LocalCeleryCluster
     from simulators.serve import Simulators
 
@@ -196,7 +203,11 @@ def cluster(name: NameOpt = None, scale: ScaleOpt = None, days: DaysOpt = None, 
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     with Simulators(dataset, settings=settings) as sims:
         _show_running(sims)
-        local = LocalCeleryCluster(folder, folder / "gridlake", sims.environment(), workers=workers,
+        connections = sims.environment()
+        store_conn = env_var_name(STORE_CONN_ID)
+        if os.environ.get(store_conn):  # the object store's credentials and endpoint, for every process
+            connections[store_conn] = os.environ[store_conn]
+        local = LocalCeleryCluster(folder, store or folder / "gridlake", connections, workers=workers,
                                    concurrency=concurrency, environment={"GRIDLAKE_PII_SALT": os.environ.get(
                                        "GRIDLAKE_PII_SALT", "demo-salt-not-for-production")})
         console.print(f"Starting Airflow with {workers} Celery workers (logs in {local.logs}) ...")
@@ -210,7 +221,8 @@ def cluster(name: NameOpt = None, scale: ScaleOpt = None, days: DaysOpt = None, 
             table.add_row("metadata database", local.metadata_uri)
             table.add_row("broker", local.environment_for()["AIRFLOW__CELERY__BROKER_URL"])
             table.add_row("workers", ", ".join(local.worker_names))
-            table.add_row("lake (GRIDLAKE_HOME)", str(local.gridlake_home))
+            table.add_row("store (GRIDLAKE_STORE: lake, shared zone, warehouse builds)", local.store)
+            table.add_row("workers' own GRIDLAKE_HOME", ", ".join(str(home) for home in local.worker_homes.values()))
             table.add_row("process logs", str(local.logs))
             console.print(table)
             console.print("[dim]Unpause the DAGs in the UI (or start with --run); serving until interrupted.[/]")

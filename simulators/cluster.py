@@ -7,14 +7,19 @@ docs/deployment.md ("CeleryExecutor") on one machine, for the tests and for a pe
 - Redis (Debian's ``redis-server``) as the Celery broker, without persistence;
 - ``airflow db migrate``, then ``airflow api-server`` (the UI, the REST API and the Execution API the workers'
   tasks talk to), ``airflow scheduler``, ``airflow dag-processor`` and ``airflow celery worker`` processes, each
-  worker with its own Celery hostname, working directory, temporary directory and ``AIRFLOW_HOME``.
+  worker with its own Celery hostname, working directory, temporary directory, ``AIRFLOW_HOME`` and
+  ``GRIDLAKE_HOME``.
 
 Every server listens on 127.0.0.1 on a free port; each process writes its output to ``<folder>/logs/<name>.log``.
 ``stop()`` (also on leaving the ``with`` block, whatever happened in it) sends SIGTERM to each process group, the
 workers first, and kills what has not stopped after a grace period.
 
-The workers share only what tasks may share: the lake (here one ``GRIDLAKE_HOME`` on this machine), the metadata
-database (through the Execution API) and the connections (``AIRFLOW_CONN_*``). Two workers on one machine would
+The workers share only what tasks may share: the store (``GRIDLAKE_STORE``: the lake, the shared zone, the check
+results, the warehouse's builds and the reports; an object store's ``s3://`` URI with its connection
+``AIRFLOW_CONN_GRIDLAKE_STORE`` among ``connections``, or a folder), the metadata database (through the Execution
+API) and the connections (``AIRFLOW_CONN_*``). Each worker's ``GRIDLAKE_HOME`` is its own local scratch (dbt's
+target and logs, the warehouse's working copy, publication candidates), as on machines of their own. Two workers
+on one machine would
 report the same host name for their task instances, so each reports its Celery hostname instead
 (``[core] hostname_callable`` = ``worker_hostname``), which is what tells who ran what. Their task logs go to one
 folder the API server reads (standing in for remote logging), as the workers do not serve logs over HTTP here:
@@ -88,12 +93,13 @@ class _Process:
 @dataclass
 class LocalCeleryCluster:
     """Airflow with the CeleryExecutor, ``workers`` Celery workers of ``concurrency`` task slots each, on the
-    project's DAGs, everything under ``folder``; the tasks' lake in ``gridlake_home``, the platforms' connections
-    as ``AIRFLOW_CONN_<ID>`` values in ``connections``; ``environment`` adds or overrides variables for every
-    process (``GRIDLAKE_PII_SALT``, settings)."""
+    project's DAGs, everything under ``folder``; what the tasks share in ``store`` (a folder, or an object
+    store's URI whose connection is among ``connections``), the platforms' connections as ``AIRFLOW_CONN_<ID>``
+    values in ``connections``; ``environment`` adds or overrides variables for every process
+    (``GRIDLAKE_PII_SALT``, settings)."""
 
     folder: Path
-    gridlake_home: Path
+    store: str | Path
     connections: dict[str, str]
     workers: int = 2
     concurrency: int = 2
@@ -101,7 +107,8 @@ class LocalCeleryCluster:
 
     def __post_init__(self) -> None:
         self.folder = Path(self.folder).resolve()
-        self.gridlake_home = Path(self.gridlake_home).resolve()
+        # a folder as an absolute path (every process has its own working directory), a URI as given
+        self.store = str(self.store) if "://" in str(self.store) else str(Path(self.store).resolve())
         self.logs = self.folder / "logs"
         self._processes: list[_Process] = []
         self._postgres: Any = None
@@ -133,7 +140,10 @@ class LocalCeleryCluster:
         if shutil.which("redis-server") is None:
             raise ClusterError("redis-server is not installed (Debian's redis-server package: make system)")
         self.logs.mkdir(parents=True, exist_ok=True)
-        self.gridlake_home.mkdir(parents=True, exist_ok=True)
+        if "://" not in self.store:
+            Path(self.store).mkdir(parents=True, exist_ok=True)
+        for home in [self.control_home, *self.worker_homes.values()]:
+            home.mkdir(parents=True, exist_ok=True)
         self._postgres = LocalPostgres(self.folder / "postgres")
         self._postgres.start()
         self._create_database()
@@ -206,6 +216,16 @@ class LocalCeleryCluster:
         return [self.worker_name(number) for number in range(1, self.workers + 1)]
 
     @property
+    def control_home(self) -> Path:
+        """The ``GRIDLAKE_HOME`` of the API server, the scheduler and the DAG processor (they parse the DAGs)."""
+        return self.folder / "control" / "gridlake"
+
+    @property
+    def worker_homes(self) -> dict[str, Path]:
+        """Each worker's ``GRIDLAKE_HOME``: its local scratch, by worker name."""
+        return {name: self.folder / "workers" / name / "gridlake" for name in self.worker_names}
+
+    @property
     def process_groups(self) -> dict[str, int]:
         """The process group of each running component (its leader's pid): what ``stop()`` signals."""
         return {process.name: process.popen.pid for process in self._processes}
@@ -221,7 +241,7 @@ class LocalCeleryCluster:
 
     def environment_for(self, *, worker: str | None = None) -> dict[str, str]:
         """The environment of one component: the settings every component shares (docs/deployment.md), and for a
-        worker its hostname, ``AIRFLOW_HOME`` and temporary directory."""
+        worker its hostname, ``AIRFLOW_HOME``, ``GRIDLAKE_HOME`` and temporary directory."""
         pg = self._postgres
         database = f"{_DB_USER}:{self._password}@{pg.host}:{pg.port}/{_DB_NAME}"
         env = {key: value for key, value in os.environ.items() if not key.startswith(("AIRFLOW", "GRIDLAKE"))}
@@ -246,7 +266,8 @@ class LocalCeleryCluster:
             "AIRFLOW__API__SECRET_KEY": self._secrets["api"],
             "AIRFLOW__API_AUTH__JWT_SECRET": self._secrets["jwt"],
             "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(self.folder / "task-logs"),
-            "GRIDLAKE_HOME": str(self.gridlake_home),
+            "GRIDLAKE_HOME": str(self.control_home),
+            "GRIDLAKE_STORE": self.store,
             "PYTHONPATH": os.pathsep.join(filter(None, [str(repo_root()), os.environ.get("PYTHONPATH")])),
         })
         env.update(self.connections)
@@ -254,7 +275,7 @@ class LocalCeleryCluster:
         if worker is not None:
             home = self.folder / "workers" / worker
             env.update({"AIRFLOW_HOME": str(home / "airflow"), "TMPDIR": str(home / "tmp"),
-                        _WORKER_NAME_VARIABLE: worker})
+                        "GRIDLAKE_HOME": str(self.worker_homes[worker]), _WORKER_NAME_VARIABLE: worker})
         return env
 
     # --- the REST API ------------------------------------------------------------------------------------

@@ -92,14 +92,16 @@ def copy_home(settings: Settings, target: Path) -> Settings:
 
 def store_home(settings: Settings, target: Path, store: str) -> Settings:
     """A GRIDLAKE_HOME of its own whose store is ``store`` (an object store's URI), holding what a build on another
-    machine put there: the built warehouse, its record and dbt's manifest (for tests that publish from it)."""
+    machine committed there: the built warehouse, its records and dbt's manifest (for tests that publish from it)."""
+    from gridlake.builds import WarehouseBuilds
     from gridlake.storage import Store
     from gridlake.transform import build_record_path, paths
 
     where = paths(settings)
-    remote = Store(store).child("warehouse")
-    for local in (build_record_path(where), where.target / "manifest.json", where.warehouse):
-        remote.upload(local, local.name)
+    WarehouseBuilds(Store(store).child("warehouse")).commit({
+        "gridlake.duckdb": where.warehouse, "last_build.json": build_record_path(where),
+        "build_vars.json": where.warehouse.parent / "build_vars.json",
+        "manifest.json": where.target / "manifest.json"})
     target.mkdir(parents=True, exist_ok=True)
     return Settings(home=target, store=store)
 

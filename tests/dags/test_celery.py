@@ -5,6 +5,11 @@ the scheduler starting each ingestion DAG at once (``catchup=False``: the latest
 starting ``transform`` and ``publish``. The datasets it publishes must be those of the single-process run
 (``dag.test()``, as the demo runs the chain) of the same district at the same simulated clock.
 
+The processes share no disk: each worker has a GRIDLAKE_HOME of its own (its scratch), and what the tasks hand
+each other (the lake, the shared zone, the check results, the warehouse's builds) is in the store, on moto's
+S3-compatible server on loopback (tests/objectstore.py), reached through ``GRIDLAKE_STORE`` and the connection
+``AIRFLOW_CONN_GRIDLAKE_STORE``. Nothing of it may land in a worker's home.
+
 The single-process run runs meanwhile, on a lake of its own. The district is this module's own (the session's is
 moved by other tests), and its clock does not move, so both runs read the same platforms.
 """
@@ -21,6 +26,8 @@ from typing import Any
 
 import pytest
 
+from gridlake.builds import WarehouseBuilds
+from gridlake.storage import Store
 from simulators.cluster import CHAIN_DAGS, LocalCeleryCluster
 from simulators.pipeline import CHAIN, airflow_environment, migrate, run_chain
 from tests.support import generate_dataset, serve_dataset
@@ -29,6 +36,9 @@ pytestmark = pytest.mark.slow
 
 SALT = "celery-test-salt"  # both runs hash personal data with the same salt, or no row would compare equal
 INGEST = [dag_id for dag_id in CHAIN_DAGS if dag_id.startswith("ingest_")]
+# what a worker's GRIDLAKE_HOME may hold: dbt's target and logs, the warehouse's working copy, candidates and
+# temporary copies (gridlake/transform.py, gridlake/shared.py, publication/flow.py)
+SCRATCH = {"dbt", "warehouse", "staging", "tmp"}
 
 
 @pytest.fixture(scope="module")
@@ -47,11 +57,13 @@ def _single_process_run(served, home: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def both_runs(served, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """The chain run to quiescence on a two-worker Celery deployment (its DAG runs, task instances and lake) and,
-    meanwhile, the single-process run of the same chain (its lake): both read the platforms at one clock."""
+def both_runs(served, object_store, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The chain run to quiescence on a two-worker Celery deployment whose store is on the S3 server (its DAG
+    runs, task instances, store and the workers' homes) and, meanwhile, the single-process run of the same chain
+    on disk (its lake): both read the platforms at one clock."""
     folder = tmp_path_factory.mktemp("celery")
-    cluster = LocalCeleryCluster(folder / "cluster", folder / "gridlake", served.environment(),
+    store = object_store.root("celery")
+    cluster = LocalCeleryCluster(folder / "cluster", store, {**served.environment(), **object_store.environment},
                                  workers=2, concurrency=2, environment={"GRIDLAKE_PII_SALT": SALT})
     clock = served.clock.now()
     with ThreadPoolExecutor(max_workers=1) as pool:  # the single-process run waits on its subprocess: a thread
@@ -66,7 +78,8 @@ def both_runs(served, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any
             groups = cluster.process_groups
         single_home = single.result()
     assert served.clock.now() == clock, "the platforms' clock moved during the runs"
-    return {"runs": dag_runs, "tasks": tasks, "workers": cluster.worker_names, "home": folder / "gridlake",
+    return {"runs": dag_runs, "tasks": tasks, "workers": cluster.worker_names, "store": store,
+            "homes": {**cluster.worker_homes, "control": cluster.control_home},
             "single": single_home, "groups": groups, "pgdata": folder / "cluster" / "postgres"}
 
 
@@ -103,7 +116,7 @@ def test_the_shared_datasets_equal_the_single_process_run(both_runs) -> None:
     from expectations import DATASETS
     from gridlake.shared import SharedZone
 
-    celery = SharedZone(both_runs["home"] / "shared")
+    celery = SharedZone(Store(both_runs["store"]).child("shared"))
     single = SharedZone(both_runs["single"] / "shared")
     statuses = {name: entry.get("current") is not None for name, entry in celery.catalog()["datasets"].items()}
     assert statuses == dict.fromkeys(DATASETS, True)
@@ -119,6 +132,35 @@ def test_the_shared_datasets_equal_the_single_process_run(both_runs) -> None:
                                  "only_single": list((right - left).elements())[:3]}
     assert differences == {}
     assert sum(celery.read(name).num_rows for name in DATASETS) > 0
+
+
+def test_the_tasks_share_only_the_store(both_runs) -> None:
+    """The lake, the shared zone, the check results and the warehouse's builds are in the store, and nothing of
+    them in a worker's home: only scratch, with the working copy of the warehouse on each worker that built it,
+    committed to the store (its build id recorded beside it). The store holds the last builds, the newest named
+    by the pointer."""
+    homes, tasks = both_runs["homes"], both_runs["tasks"]
+    store = Store(both_runs["store"])
+    assert {"lake", "shared", "quality", "warehouse"} <= set(store.listdir())
+    assert store.find("lake/raw") and store.exists("shared/catalog.json")
+
+    left = {name: sorted(path.name for path in home.iterdir()) for name, home in homes.items() if home.exists()}
+    assert {name: sorted(set(entries) - SCRATCH) for name, entries in left.items()} == dict.fromkeys(left, [])
+    shared_files = {name: [str(path.relative_to(home)) for path in home.rglob("*")
+                           if path.suffix == ".parquet" or path.name in ("catalog.json", "_ledger.jsonl")]
+                    for name, home in homes.items()}
+    assert shared_files == dict.fromkeys(homes, [])
+
+    builds = WarehouseBuilds(store.child("warehouse"))
+    current = builds.current()
+    built = [t for t in tasks if t["task_id"] == "dbt_build"]
+    assert current is not None and builds.builds()[-1] == current.build_id
+    assert len(builds.builds()) == min(len(built), builds.keep)
+    last_builder = max(built, key=lambda t: t["end_date"])["hostname"]
+    working = homes[last_builder] / "warehouse"
+    assert (working / ".build_id").read_text(encoding="utf-8") == current.build_id
+    assert (working / "gridlake.duckdb").stat().st_size == store.fs.size(builds.store.path(
+        f"{current.build_id}/gridlake.duckdb"))
 
 
 def _alive(group: int) -> bool:

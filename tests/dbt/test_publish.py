@@ -19,6 +19,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -32,6 +33,8 @@ import duckdb
 import pytest
 
 from expectations import DATASETS
+from gridlake.builds import FILES as BUILD_FILES
+from gridlake.builds import WarehouseBuilds
 from gridlake.settings import PublishRules, Settings
 from gridlake.shared import SharedZone
 from gridlake.storage import Store
@@ -52,15 +55,21 @@ def home(request: pytest.FixtureRequest, built, settings: Settings, tmp_path: Pa
 
 @contextmanager
 def _warehouse(settings: Settings, *, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
-    """The warehouse a build left in the store, to change as a rebuild would (put back after, on S3)."""
+    """The warehouse a build left in the store, to change as a rebuild would (committed as a new build after, on
+    S3: fetched into a folder of its own, as a build on another machine would)."""
     store = Store.default(settings)
-    local = paths(settings).warehouse
-    if not store.local:
-        store.download("warehouse/gridlake.duckdb", local)
-    with duckdb.connect(str(local), read_only=read_only) as connection:
-        yield connection
-    if not store.local and not read_only:
-        store.upload(local, "warehouse/gridlake.duckdb")
+    if store.local:
+        with duckdb.connect(str(paths(settings).warehouse), read_only=read_only) as connection:
+            yield connection
+        return
+    builds = WarehouseBuilds(store.child("warehouse"))
+    with tempfile.TemporaryDirectory(dir=settings.home) as folder:
+        files = {name: Path(folder, name) for name in BUILD_FILES}
+        builds.fetch(files)
+        with duckdb.connect(str(files["gridlake.duckdb"]), read_only=read_only) as connection:
+            yield connection
+        if not read_only:
+            builds.commit(files)
 
 
 def _count(settings: Settings, dataset: str) -> int:
