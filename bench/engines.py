@@ -234,13 +234,14 @@ def main() -> None:
                    "x DuckDB memory"):
         table.add_column(column, justify="left" if column == "engine" else "right")
     for engine, run in runs.items():
-        label = "DuckDB (one process)" if engine == "duckdb" else \
-            f"Spark local[2], driver {run['driver_memory']} (Python + JVM)"
+        label = "DuckDB" if engine == "duckdb" else f"Spark, driver {run['driver_memory']}"
         table.add_row(label, f"{run['seconds']:.1f}", f"{run['start_seconds']:.1f}", f"{run['seed_seconds']:.1f}",
                       f"{run['run_seconds']:.1f}", f"{run['peak_rss_mib']:,}",
                       f"{run['seconds'] / runs['duckdb']['seconds']:.2f}",
                       f"{run['peak_rss_mib'] / runs['duckdb']['peak_rss_mib']:.2f}")
     console.print(table)
+    console.print("start: dbt's import and parse and the engine's start (Spark: its JVM and SparkSession); peak: the "
+                  "process's VmHWM summed with its children's (Spark: the Python driver and the JVM)")
     console.print(f"marts: {len(counts)}, {sum(result['mart_rows'].values()):,} rows; same row counts on every "
                   f"engine: {'yes' if not differ else '[red]NO[/]'}")
     if args.out:
