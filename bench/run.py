@@ -4,6 +4,7 @@
     bench/run --year                # the year too: over an hour more, and over 80 GB of free disk
     bench/run --year-only           # only the year (recorded in bench/results/year.json)
     bench/run --scale 0.05          # the same at the demo's scale (a quick check of the scripts)
+    bench/run --engines             # also the whole dbt project on DuckDB and on Spark (Spark adds minutes)
 
 Runs each measurement in a process of its own (the scripts next to this one, each generating the data it needs
 or reusing what an earlier one generated) and prints one table - figure, target, measured, ratio to the target,
@@ -13,6 +14,9 @@ met - and writes it to ``bench/results/latest.md`` (Markdown, with the machine i
 - bench/adbc.py: citymgmt's ingestion against a bare ADBC read to Parquet and against dlt, in the same run;
 - bench/marts.py: the dbt build of the KPI and sensor marts against the same aggregations as single hand-written
   DuckDB queries, and against pandas, over the same raw Parquet;
+- with ``--engines``, bench/engines.py: the whole dbt project (seeds, models) built by DuckDB and by Spark from the
+  pipeline's 28-day lake, each in a process of its own: times and peak memory, reported without a target (the
+  figures behind the deployment guide's choice of engine; recorded in ``bench/results/engines.json``);
 - with ``--year``, bench/pipeline.py on a year (about 320 million rows): its time and peak memory, kept in
   ``bench/results/year.json``; a run without ``--year`` quotes the last one recorded there.
 """
@@ -69,6 +73,7 @@ def main() -> None:
     parser.add_argument("--scale", type=float, default=1.0)
     parser.add_argument("--year", action="store_true", help="also run a year through the chain (long; see above)")
     parser.add_argument("--year-only", action="store_true", help="only the year: record it in year.json, and stop")
+    parser.add_argument("--engines", action="store_true", help="also DuckDB against Spark (bench/engines.py)")
     parser.add_argument("--out", type=Path, default=HERE / "results")
     args = parser.parse_args()
     console = Console()
@@ -105,6 +110,21 @@ def main() -> None:
                      note=f"{marts['pandas_vs_dbt']:.1f}x dbt, {marts['pandas_vs_duckdb']:.1f}x DuckDB"))
     rows.append(_row("the same KPIs in pandas: peak memory", "reported", marts["pandas_peak_rss_mib"], None, "MiB",
                      note="reported"))
+
+    if args.engines:
+        console.print(f"bench/engines.py --scale {scale} --days 28 ...")
+        (engines,) = _script("engines.py", "--scale", scale, "--days", "28", "--reuse", "--out",
+                             str(args.out / "engines.json"))
+        runs.append(engines)
+        duck, spark = engines["engines"]["duckdb"], engines["engines"]["spark"]
+        size = f"{engines['raw_rows']:,} raw rows, {engines['raw_bytes'] / 2**20:,.0f} MiB"
+        rows.append(_row(f"the whole dbt project on Spark (local[2]) against DuckDB: time ({size})", "ratio reported",
+                         engines["spark_vs_duckdb"], None, "x",
+                         note=f"Spark {spark['seconds']:.0f} s (start {spark['start_seconds']:.0f} s), "
+                              f"DuckDB {duck['seconds']:.0f} s"))
+        rows.append(_row("the whole dbt project on Spark against DuckDB: peak memory (Spark: driver and JVM)",
+                         "ratio reported", engines["spark_vs_duckdb_memory"], None, "x",
+                         note=f"Spark {spark['peak_rss_mib']:,} MiB, DuckDB {duck['peak_rss_mib']:,} MiB"))
 
     console.print(f"bench/pipeline.py --scale {scale} --days 90 --increments 1 ...")
     full90, increment90 = _script("pipeline.py", "--scale", scale, "--days", "90", "--increments", "1")
