@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
+import shutil
 import subprocess
 import sys
 import time
@@ -14,7 +16,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-__all__ = ["add_dataset_options", "child_json", "peak_rss_kib", "platform_settings", "scratch_dataset"]
+__all__ = ["add_dataset_options", "child_environment", "child_json", "linked_home", "load_source_lake",
+           "peak_rss_kib", "platform_settings", "scratch_dataset"]
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -69,3 +72,47 @@ def child_json(args: list[str], env: dict[str, str] | None = None) -> list[dict]
     if done.returncode != 0:
         raise RuntimeError(f"{' '.join(args)} failed:\n{done.stderr[-4000:]}")
     return [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+
+
+def child_environment(home: Path) -> dict[str, str]:
+    """The environment of a measuring child: this checkout importable, ``home`` its GRIDLAKE_HOME, a salt."""
+    path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+    env = dict(os.environ, GRIDLAKE_HOME=str(home), PYTHONPATH=path)
+    env.setdefault("GRIDLAKE_PII_SALT", "bench")
+    return env
+
+
+def load_source_lake(dataset: Any, *, reuse: bool, work: Path, ingest: list[str], what: str, console: Any) -> Path:
+    """The raw lake a comparison reads: bench/pipeline.py's lake of ``dataset`` when ``reuse`` finds it (read only),
+    else one loaded into ``work/source`` by the child command ``ingest`` (run with the platforms served ideally;
+    it prints its counts as its last JSON line), kept for the next ``reuse``."""
+    pipeline = dataset.root / "bench" / "gridlake" / "lake"
+    if reuse and (pipeline / "raw" / "hotline").is_dir():
+        console.print(f"reading bench/pipeline.py's lake {pipeline} (read only)")
+        return pipeline
+    home = work / "source"
+    done = home / "loaded.json"
+    if reuse and done.exists():
+        console.print(f"reusing the lake {home / 'lake'}")
+        return home / "lake"
+    from simulators.serve import Simulators
+
+    shutil.rmtree(home, ignore_errors=True)
+    console.print(f"loading {what} into {home / 'lake'} ...")
+    began = time.perf_counter()
+    with Simulators(dataset, settings=platform_settings(ideal=True)) as sims:
+        loaded = child_json(ingest, {**child_environment(home), **sims.environment()})[-1]
+    console.print(f"  {loaded['rows_landed']:,} rows landed in {time.perf_counter() - began:.0f} s")
+    done.write_text(json.dumps(loaded), encoding="utf-8")
+    return home / "lake"
+
+
+def linked_home(home: Path, lake: Path) -> Path:
+    """A fresh GRIDLAKE_HOME whose lake is ``lake``'s raw zone (and log) through symbolic links: what runs there
+    reads the files in place and writes only its warehouse, target and logs."""
+    shutil.rmtree(home, ignore_errors=True)
+    (home / "lake").mkdir(parents=True)
+    for part in ("raw", "_log"):
+        if (lake / part).exists():
+            (home / "lake" / part).symlink_to(lake / part)
+    return home

@@ -29,14 +29,20 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from _scratch import add_dataset_options, child_json, platform_settings, scratch_dataset  # bench/: own folder
+from _scratch import (  # bench/ is the script's own folder
+    add_dataset_options,
+    child_environment,
+    child_json,
+    linked_home,
+    load_source_lake,
+    scratch_dataset,
+)
 from rich.console import Console
 from rich.table import Table
 
@@ -99,36 +105,6 @@ def _child_build(engine: str) -> None:
 
 # --- the parent ---------------------------------------------------------------------------------------------------
 
-def _environment(home: Path, **extra: str) -> dict[str, str]:
-    path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
-    env = dict(os.environ, GRIDLAKE_HOME=str(home), PYTHONPATH=path, **extra)
-    env.setdefault("GRIDLAKE_PII_SALT", "bench")
-    return env
-
-
-def _source_lake(dataset: Any, args: argparse.Namespace, work: Path, console: Console) -> Path:
-    """The lake both engines read: bench/pipeline.py's, else one loaded here (kept for --reuse)."""
-    pipeline = dataset.root / "bench" / "gridlake" / "lake"
-    if args.reuse and (pipeline / "raw" / "hotline").is_dir():
-        console.print(f"reading bench/pipeline.py's lake {pipeline} (read only)")
-        return pipeline
-    home = work / "source"
-    done = home / "loaded.json"
-    if args.reuse and done.exists():
-        console.print(f"reusing the lake {home / 'lake'}")
-        return home / "lake"
-    from simulators.serve import Simulators
-
-    shutil.rmtree(home, ignore_errors=True)
-    console.print(f"loading every platform into {home / 'lake'} ...")
-    began = time.perf_counter()
-    with Simulators(dataset, settings=platform_settings(ideal=True)) as sims:
-        (loaded,) = child_json([__file__, _CHILD, "ingest"], {**_environment(home), **sims.environment()})[-1:]
-    console.print(f"  {loaded['rows_landed']:,} rows landed in {time.perf_counter() - began:.0f} s")
-    done.write_text(json.dumps(loaded), encoding="utf-8")
-    return home / "lake"
-
-
 def _raw_size(lake: Path) -> tuple[int, int, int]:
     """The raw zone's landed Parquet files: rows, bytes and files (the declared ``_schema.parquet`` left out)."""
     import pyarrow.parquet as pq
@@ -139,18 +115,6 @@ def _raw_size(lake: Path) -> tuple[int, int, int]:
         size += path.stat().st_size
         files += 1
     return rows, size, files
-
-
-def _engine_home(work: Path, engine: str, lake: Path) -> Path:
-    """A fresh GRIDLAKE_HOME whose lake is the source lake's raw zone (and log) through symbolic links: the engine
-    reads the files in place and writes only its warehouse, target and logs here."""
-    home = work / engine
-    shutil.rmtree(home, ignore_errors=True)
-    (home / "lake").mkdir(parents=True)
-    for part in ("raw", "_log"):
-        if (lake / part).exists():
-            (home / "lake" / part).symlink_to(lake / part)
-    return home
 
 
 def _mart_rows(homes: dict[str, Path]) -> dict[str, dict[str, int | None]]:
@@ -200,14 +164,15 @@ def main() -> None:
     dataset = scratch_dataset("bench", args, console)
     work = dataset.root / "engines"
     work.mkdir(parents=True, exist_ok=True)
-    lake = _source_lake(dataset, args, work, console)
+    lake = load_source_lake(dataset, reuse=args.reuse, work=work, ingest=[__file__, _CHILD, "ingest"],
+                            what="every platform", console=console)
     raw_rows, raw_bytes, raw_files = _raw_size(lake)
     console.print(f"raw zone: {raw_rows:,} rows in {raw_files:,} files, {raw_bytes / 2**20:,.1f} MiB")
     homes, runs = {}, {}
     for engine in engines:
-        homes[engine] = _engine_home(work, engine, lake)
+        homes[engine] = linked_home(work / engine, lake)
         console.print(f"{engine}: seeds and models into {homes[engine]} ...")
-        (runs[engine],) = child_json([__file__, _CHILD, "build", engine], _environment(homes[engine]))[-1:]
+        (runs[engine],) = child_json([__file__, _CHILD, "build", engine], child_environment(homes[engine]))[-1:]
         run = runs[engine]
         console.print(f"  {run['seconds']:.1f} s (start {run['start_seconds']:.1f} s), "
                       f"peak {run['peak_rss_mib']:,} MiB")

@@ -37,13 +37,14 @@ import shutil
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 from _scratch import (  # bench/ is the script's own folder
     add_dataset_options,
+    child_environment,
     child_json,
+    linked_home,
+    load_source_lake,
     peak_rss_kib,
-    platform_settings,
     scratch_dataset,
 )
 from rich.console import Console
@@ -141,49 +142,6 @@ def _child(args: list[str], env: dict[str, str]) -> dict:
     return child_json([__file__, _CHILD, *args], env)[-1]
 
 
-def _environment(home: Path) -> dict[str, str]:
-    path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
-    env = dict(os.environ, GRIDLAKE_HOME=str(home), PYTHONPATH=path)
-    env.setdefault("GRIDLAKE_PII_SALT", "bench")
-    return env
-
-
-def _source_lake(dataset: Any, args: argparse.Namespace, work: Path, console: Console) -> Path:
-    """The lake the marts are computed from: bench/pipeline.py's, else one loaded here (kept for --reuse)."""
-    pipeline = dataset.root / "bench" / "gridlake" / "lake"
-    if args.reuse and (pipeline / "raw" / "hotline").is_dir():
-        console.print(f"reading bench/pipeline.py's lake {pipeline} (read only)")
-        return pipeline
-    home = work / "source"
-    done = home / "loaded.json"
-    if args.reuse and done.exists():
-        console.print(f"reusing the lake {home / 'lake'}")
-        return home / "lake"
-    from simulators.serve import Simulators
-
-    shutil.rmtree(home, ignore_errors=True)
-    settings = platform_settings(ideal=True)
-    console.print(f"loading {', '.join(SOURCE_PLATFORMS)} into {home / 'lake'} ...")
-    began = time.perf_counter()
-    with Simulators(dataset, settings=settings) as sims:
-        loaded = _child(["ingest"], {**_environment(home), **sims.environment()})
-    console.print(f"  {loaded['rows_landed']:,} rows landed in {time.perf_counter() - began:.0f} s")
-    done.write_text(json.dumps(loaded), encoding="utf-8")
-    return home / "lake"
-
-
-def _dbt_home(work: Path, lake: Path) -> Path:
-    """A GRIDLAKE_HOME of dbt's own whose lake is the source lake's raw zone (and log) through symbolic links:
-    dbt reads the files in place and writes only its warehouse, target and logs here."""
-    home = work / "dbt"
-    shutil.rmtree(home, ignore_errors=True)
-    (home / "lake").mkdir(parents=True)
-    for part in ("raw", "_log"):
-        if (lake / part).exists():
-            (home / "lake" / part).symlink_to(lake / part)
-    return home
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_dataset_options(parser)
@@ -195,9 +153,10 @@ def main() -> None:
     dataset = scratch_dataset("bench", args, console)
     work = dataset.root / "marts"
     work.mkdir(parents=True, exist_ok=True)
-    lake = _source_lake(dataset, args, work, console)
-    home = _dbt_home(work, lake)
-    env = _environment(home)
+    lake = load_source_lake(dataset, reuse=args.reuse, work=work, ingest=[__file__, _CHILD, "ingest"],
+                            what=", ".join(SOURCE_PLATFORMS), console=console)
+    home = linked_home(work / "dbt", lake)
+    env = child_environment(home)
     dbt_runs, duckdb_runs = [], []
     for round_ in range(args.rounds):
         shutil.rmtree(home / "warehouse", ignore_errors=True)
