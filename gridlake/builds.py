@@ -79,7 +79,8 @@ class WarehouseBuilds:
         """The current build's files copied to the local paths ``files`` gives by name (a local file the build
         lacks is removed, so no file of another build stays beside them); None, with every local file removed,
         before the first build. Reads the pointer again when the build is pruned during the copies."""
-        for attempt in range(1, _FETCH_ATTEMPTS + 1):
+        attempt = 1
+        while True:
             build = self.current()
             try:
                 for name, local in files.items():
@@ -91,23 +92,24 @@ class WarehouseBuilds:
             except FileNotFoundError:
                 if attempt == _FETCH_ATTEMPTS:
                     raise
+                attempt += 1
                 log.warning("build %s was pruned while being fetched; fetching the current one",
                             build.build_id if build else None)
-        raise AssertionError("unreachable")
 
     def upload(self, files: Mapping[str, Path], *, now: datetime | None = None) -> Build:
         """Upload a build's files (those that exist locally) under a new build id; nothing names it yet."""
-        build_id = _new_build_id(now or datetime.now(timezone.utc))
+        now = now or datetime.now(timezone.utc)
+        build_id = _new_build_id(now)
         present = tuple(name for name, local in files.items() if local.exists())
         for name in sorted(present, key=lambda name: name == "gridlake.duckdb"):  # the small records first
             self.store.upload(files[name], f"{build_id}/{name}")
-        return Build(build_id, present, (now or datetime.now(timezone.utc)).isoformat(timespec="seconds"))
+        return Build(build_id, present, now.isoformat(timespec="seconds"))
 
     def point(self, build: Build) -> None:
         """Name ``build`` the current one (the commit point: the pointer is replaced whole), then prune."""
         self.store.write_bytes(POINTER, json.dumps({"build_id": build.build_id, "files": list(build.files),
                                                     "committed_at": build.committed_at}, indent=1).encode())
-        self.prune()
+        self.prune(build)
 
     def commit(self, files: Mapping[str, Path], *, now: datetime | None = None) -> Build:
         """Upload a build's files and name it the current build: ``upload`` then ``point``."""
@@ -115,10 +117,11 @@ class WarehouseBuilds:
         self.point(build)
         return build
 
-    def prune(self) -> list[str]:
+    def prune(self, current: Build | None = None) -> list[str]:
         """Remove the builds older than the newest ``keep`` up to the current one (committed or left by a killed
-        build); folders newer than the current one may be a build uploading now and stay. Returns those removed."""
-        current = self.current()
+        build); folders newer than the current one may be a build uploading now and stay. Returns those removed.
+        ``current``: the build just named by this process (the pointer is not read again)."""
+        current = current or self.current()
         if current is None:
             return []
         older = [name for name in self.builds() if name < current.build_id]

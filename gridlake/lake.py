@@ -42,7 +42,7 @@ from zoneinfo import ZoneInfo
 import pyarrow as pa
 
 from gridlake.settings import Settings
-from gridlake.storage import Store, fsync_dir
+from gridlake.storage import Store, fsync_dir, stream_sha256
 
 __all__ = [
     "BatchManifest",
@@ -110,12 +110,9 @@ def schema_fingerprint(schema: pa.Schema) -> str:
 
 
 def file_sha256(path: Path) -> str:
-    """The sha256 of a file, read in blocks (the manifests' checksums)."""
-    digest = hashlib.sha256()
+    """The sha256 of a local file (the manifests' and the ledger's checksums)."""
     with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+        return stream_sha256(handle)
 
 
 def content_digest(records: Iterable[Any]) -> str:

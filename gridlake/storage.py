@@ -32,7 +32,7 @@ import uuid
 from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -43,7 +43,7 @@ if TYPE_CHECKING:
     import duckdb
     from fsspec import AbstractFileSystem
 
-__all__ = ["STORE_CONN_ID", "Store", "fsync_dir", "store_filesystem"]
+__all__ = ["STORE_CONN_ID", "Store", "fsync_dir", "store_filesystem", "stream_sha256"]
 
 STORE_CONN_ID = "gridlake_store"
 
@@ -55,6 +55,14 @@ def fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def stream_sha256(handle: BinaryIO) -> str:
+    """The sha256 of what an open binary file holds, read in blocks (a file on disk or in the store)."""
+    digest = hashlib.sha256()
+    for block in iter(lambda: handle.read(1 << 20), b""):
+        digest.update(block)
+    return digest.hexdigest()
 
 
 def _split(root: str | os.PathLike[str]) -> tuple[str, str]:
@@ -166,11 +174,8 @@ class Store:
         return self.read_bytes(relative).decode("utf-8")
 
     def sha256(self, relative: str) -> str:
-        digest = hashlib.sha256()
         with self.fs.open(self.path(relative), "rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
-        return digest.hexdigest()
+            return stream_sha256(handle)
 
     def listdir(self, relative: str = "") -> list[str]:
         """The names in a folder, sorted ([] when there is no such folder)."""
